@@ -13,7 +13,7 @@ from ..errors import MammokitError
 from ._app import app, data_app, users_app
 
 # Registration side effects: each module adds its commands to the apps above.
-from . import _compare, _data, _demo, _features, _predict, _preview, _run, _serve, _users  # noqa: E402,F401
+from . import _compare, _data, _demo, _features, _predict, _preview, _report, _run, _serve, _users  # noqa: E402,F401
 
 __all__ = ["app", "data_app", "users_app", "main"]
 

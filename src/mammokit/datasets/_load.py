@@ -1,0 +1,40 @@
+"""One entry point for every data-set kind: load_dataset("mias" | "folder" | "manifest", data)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..constants import MIAS_ENV, default_mias_dir
+from ..errors import ConfigError, DatasetError
+from ._folder import load_folder
+from ._manifest import load_manifest
+from ._mias import load_mias
+from ._records import Record
+
+DATASET_KINDS = ("mias", "folder", "manifest")
+
+
+def load_dataset(name: str, data: str | Path | None = None, *, labels: Iterable[str] | None = None) -> list[Record]:
+    """Records for data set ``name``; ``data`` is its folder (mias, folder) or CSV (manifest).
+
+    For mias, ``data=None`` looks in $MAMMOKIT_MIAS, then ../shared/data/mini-mias.
+    """
+    if name not in DATASET_KINDS:
+        raise ConfigError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_KINDS)}")
+    if name == "mias":
+        root = Path(data) if data is not None else default_mias_dir()
+        if root is None:
+            raise DatasetError(
+                f"mini-MIAS not found: set ${MIAS_ENV} or pass --data DIR, or get it with "
+                "`mammokit data fetch mias --dest DIR` (or `--from all-mias.tar.gz` if you downloaded it)"
+            )
+        records = load_mias(root)
+    elif data is None:
+        raise ConfigError(f"dataset {name} needs a path (--data)")
+    elif name == "folder":
+        records = load_folder(data, labels=labels)
+    else:
+        records = load_manifest(data, labels=labels)
+    if not records:  # the loaders already refuse empty sets; kept as the contract's guard
+        raise DatasetError(f"{data}: data set {name} is empty")
+    return records

@@ -1,0 +1,34 @@
+"""Intensity normalisation: the paper's caffe mode and ImageNet mean/std mode."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..constants import CAFFE_MEAN_BGR, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, NORMALISATION_MODES
+from ..errors import ConfigError
+
+
+def normalise(grey01: np.ndarray, mode: str) -> np.ndarray:
+    """Grey [0,1] (H, W) -> float32 (3, H, W) ready for the backbone.
+
+    caffe (Keras ``preprocess_input`` for VGG16/ResNet50): scale to 0-255, RGB -> BGR, subtract the
+    ImageNet BGR channel means, no scaling by std. imagenet: [0,1], subtract mean, divide by std (RGB).
+    """
+    if mode not in NORMALISATION_MODES:
+        raise ConfigError(f"unknown normalisation mode {mode!r}; choose one of {', '.join(NORMALISATION_MODES)}")
+    rgb = np.repeat(grey01[None, :, :].astype(np.float32), 3, axis=0)
+    if mode == "caffe":
+        bgr = rgb[::-1] * 255.0
+        return (bgr - np.asarray(CAFFE_MEAN_BGR, np.float32)[:, None, None]).astype(np.float32)
+    mean = np.asarray(IMAGENET_MEAN_RGB, np.float32)[:, None, None]
+    std = np.asarray(IMAGENET_STD_RGB, np.float32)[:, None, None]
+    return ((rgb - mean) / std).astype(np.float32)
+
+
+def denormalise(tensor: np.ndarray, mode: str) -> np.ndarray:
+    """Inverse of :func:`normalise` back to grey [0, 1] (mean of the channels)."""
+    if mode == "caffe":
+        bgr = tensor + np.asarray(CAFFE_MEAN_BGR, np.float32)[:, None, None]
+        return np.clip(bgr.mean(axis=0) / 255.0, 0, 1)
+    mean = np.asarray(IMAGENET_MEAN_RGB, np.float32)[:, None, None]
+    std = np.asarray(IMAGENET_STD_RGB, np.float32)[:, None, None]
+    return np.clip((tensor * std + mean).mean(axis=0), 0, 1)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,12 +16,12 @@ FETCHABLE = ("mias",)
 
 @data_app.command("fetch")
 def fetch(
-    name: str = typer.Argument(..., help="Data set to fetch: mias (mini-MIAS, 322 images)."),
-    dest: Path = typer.Option(..., "--dest", help="Folder to put the verified copy in (created if needed)."),
-    source: Optional[str] = typer.Option(
-        None, "--from",
+    name: Annotated[str, typer.Argument(help="Data set to fetch: mias (mini-MIAS, 322 images).")],
+    dest: Annotated[Path, typer.Option("--dest", help="Folder to put the verified copy in (created if needed).")],
+    source: Annotated[str | None, typer.Option(
+        "--from",
         help="A local folder, a .tar/.tar.gz/.zip archive or a URL. Default: the official PEIPA archive.",
-    ),
+    )] = None,
 ) -> None:
     """Fetch a data set and verify every image against the official MD5 list."""
     from ..datasets import fetch_mias
@@ -34,11 +34,11 @@ def fetch(
 
 @data_app.command("info")
 def info(
-    dataset: str = typer.Option("mias", "--dataset", help="mias, folder or manifest."),
-    data: Optional[Path] = typer.Option(
-        None, "--data", help="Data folder (mias, folder) or CSV (manifest). mias default: $MAMMOKIT_MIAS or ../shared.",
-    ),
-    task: str = typer.Option("3class", "--task", help="3class, normal_vs_abnormal or benign_vs_malignant."),
+    dataset: Annotated[str, typer.Option("--dataset", help="mias, folder or manifest.")] = "mias",
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Data folder (mias, folder) or CSV (manifest). mias default: $MAMMOKIT_MIAS or ../shared.",
+    )] = None,
+    task: Annotated[str, typer.Option("--task", help="3class, normal_vs_abnormal or benign_vs_malignant.")] = "3class",
 ) -> None:
     """Count images and patients per class for a data set and task."""
     from ..datasets import check_task, load_dataset, task_targets

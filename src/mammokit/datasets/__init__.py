@@ -11,9 +11,9 @@ from ._tasks import TaskData, check_task, task_targets
 __all__ = [
     "DATASET_KINDS",
     "LABEL_SYNONYMS",
-    "Lesion",
     "MIAS_SIZE",
     "MIAS_URL",
+    "Lesion",
     "Record",
     "TaskData",
     "check_task",

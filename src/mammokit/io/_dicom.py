@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 
 import numpy as np
 import pydicom
@@ -119,16 +120,26 @@ def _laterality(ds: Dataset) -> str | None:
     return None
 
 
-def _dataset(data: bytes, name: str, force: bool) -> Dataset:
-    try:
-        return pydicom.dcmread(io.BytesIO(data), force=force)
-    except Exception as exc:  # InvalidDicomError, EOFError, struct.error, ValueError, ...
-        raise ImageReadError(name, f"corrupt DICOM: {one_line(exc)}") from None
+def _dataset(data: bytes, name: str, force: bool) -> tuple[Dataset, list[str]]:
+    """Parse the file; pydicom's warnings (it warns rather than fails on many defects) are returned."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ds = pydicom.dcmread(io.BytesIO(data), force=force)
+        except Exception as exc:  # noqa: BLE001 - InvalidDicomError, EOFError, struct.error, ValueError, ...
+            raise ImageReadError(name, f"corrupt DICOM: {one_line(exc)}") from None
+    return ds, [" ".join(str(w.message).split()) for w in caught]
 
 
-def _check_header(ds: Dataset, name: str, max_pixels: int) -> int:
+def _check_header(ds: Dataset, name: str, max_pixels: int, warned: list[str]) -> int:
     if not any(tag in ds for tag in _PIXEL_TAGS):
-        raise ImageReadError(name, "DICOM file has no pixel data (7FE0,0010)")
+        eof = [w for w in warned if "end of file" in w.lower() or "truncat" in w.lower()]
+        if eof:
+            raise ImageReadError(name, f"truncated DICOM file (no complete pixel data): {eof[0][:150]}")
+        has_syntax = hasattr(ds, "file_meta") and "TransferSyntaxUID" in ds.file_meta
+        if "Rows" not in ds and not has_syntax:
+            raise ImageReadError(name, "corrupt DICOM: no readable header after the DICM preamble")
+        raise ImageReadError(name, "DICOM file has no pixel data (7FE0,0010): truncated, or not an image")
     for keyword in ("Rows", "Columns", "BitsAllocated", "PhotometricInterpretation"):
         if ds.get(keyword) in (None, ""):
             raise ImageReadError(name, f"corrupt DICOM: missing {keyword}")
@@ -147,26 +158,24 @@ def _check_header(ds: Dataset, name: str, max_pixels: int) -> int:
         except NotImplementedError:
             raise ImageReadError(name, f"unsupported DICOM transfer syntax {syntax.name} ({syntax})") from None
         if not decoder.is_available:
-            missing = "; ".join(f"{k}: {', '.join(v)}" for k, v in decoder.missing_dependencies.items()
-                                if isinstance(v, list)) if isinstance(decoder.missing_dependencies, dict) \
-                else str(decoder.missing_dependencies)
+            missing = "; ".join(" ".join(str(m).split()) for m in decoder.missing_dependencies)
             raise ImageReadError(
-                name, f"no decoder installed for DICOM transfer syntax {syntax.name} ({syntax})"
-                + (f" [{' '.join(missing.split())}]" if missing else "")
+                name, f"no decoder installed for DICOM transfer syntax {syntax.name} ({syntax}); needs one of: {missing}"
             )
     return frames
 
 
 def read_dicom(data: bytes, name: str, max_pixels: int, *, force: bool = False) -> Image:
-    ds = _dataset(data, name, force)
-    frames = _check_header(ds, name, max_pixels)
+    ds, warned = _dataset(data, name, force)
+    frames = _check_header(ds, name, max_pixels, warned)
     try:
-        arr = pixel_array(ds, index=0 if frames > 1 else None)
-    except ImageReadError:
-        raise
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            arr = pixel_array(ds, index=0 if frames > 1 else None)
+        warned += [" ".join(str(w.message).split()) for w in caught]
     except MemoryError:
         raise ImageReadError(name, "not enough memory to decode the DICOM pixel data") from None
-    except Exception as exc:  # truncated or corrupt compressed data, wrong lengths, ...
+    except Exception as exc:  # noqa: BLE001 - truncated or corrupt compressed data, wrong lengths, ...
         raise ImageReadError(name, f"cannot decode DICOM pixel data (truncated or corrupt?): {one_line(exc)}") \
             from None
     photometric = str(ds.PhotometricInterpretation).strip().upper()
@@ -184,7 +193,7 @@ def read_dicom(data: bytes, name: str, max_pixels: int, *, force: bool = False) 
             raise ImageReadError(name, f"unsupported DICOM photometric interpretation {photometric!r}")
     except ImageReadError:
         raise
-    except Exception as exc:  # bad LUT descriptors, window width < 1, ...
+    except Exception as exc:  # noqa: BLE001 - bad LUT descriptors, window width < 1, ...
         raise ImageReadError(name, f"corrupt DICOM intensity transform: {one_line(exc)}") from None
 
     view, view_source = _view(ds)
@@ -193,6 +202,8 @@ def read_dicom(data: bytes, name: str, max_pixels: int, *, force: bool = False) 
         extra["transfer_syntax"] = syntax.name
     if frames > 1:
         extra.update(frames=frames, frame_used=0)
+    if warned:
+        extra["pydicom_warnings"] = [w[:200] for w in warned[:5]]
     if view_source:
         extra["view_source"] = view_source
     for keyword in _EXTRA_TAGS:

@@ -65,10 +65,21 @@ def _pixels_from_pillow(im: PILImage.Image, name: str) -> tuple[np.ndarray, int]
     return to_unit(np.asarray(grey), 255), 8
 
 
+class _UseTifffile(Exception):
+    """Pillow opened the TIFF but would lose precision; read it with tifffile instead."""
+
+
+def _tiff_bits(im: PILImage.Image) -> tuple[int, ...]:
+    bits = getattr(im, "tag_v2", {}).get(258, (8,))
+    return tuple(bits) if isinstance(bits, (tuple, list)) else (int(bits),)
+
+
 def _read_with_pillow(data: bytes, name: str, fmt: str, max_pixels: int) -> Image:
     with _no_pillow_bomb_limit():
         im = PILImage.open(io.BytesIO(data), formats=[_PIL_FORMATS[fmt]])
     with im:
+        if fmt == "tiff" and im.mode in ("RGB", "RGBA") and max(_tiff_bits(im)) > 8:
+            raise _UseTifffile  # Pillow would reduce 16-bit colour samples to 8 bits
         width, height = im.size
         frames = getattr(im, "n_frames", 1)
         check_pixels(name, height, width, max_pixels)
@@ -111,13 +122,13 @@ def read_raster(data: bytes, name: str, fmt: str, max_pixels: int) -> Image:
         raise ImageReadError(name, f"too many pixels: {one_line(exc)}") from None
     except MemoryError:
         raise ImageReadError(name, "not enough memory to decode the image") from None
-    except Exception as pil_exc:  # Pillow raises OSError/SyntaxError/ValueError/... on bad data
+    except Exception as pil_exc:  # noqa: BLE001 - Pillow raises OSError/SyntaxError/ValueError/... on bad data
         if fmt == "tiff":
             try:
                 return _read_tiff_with_tifffile(data, name, max_pixels)
             except ImageReadError:
                 raise
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - tifffile cannot read it either: report Pillow's reason
                 pass
         kind = fmt.upper()
         raise ImageReadError(name, f"truncated or corrupt {kind} file: {one_line(pil_exc)}") from None

@@ -33,7 +33,7 @@ def _decode(data: bytes, name: str, max_pixels: int, max_bytes: int) -> Image:
         raise
     except MemoryError:
         raise ImageReadError(name, f"not enough memory to decode this {fmt} image") from None
-    except Exception as exc:  # a reader bug or a library error we did not anticipate: still one line
+    except Exception as exc:  # noqa: BLE001 - a reader bug or a library error we did not anticipate: still one line
         raise ImageReadError(name, f"cannot decode {fmt} image: {one_line(exc)}") from None
 
 

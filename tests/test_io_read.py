@@ -84,6 +84,30 @@ def png_with_size(width: int, height: int, idat: bool) -> bytes:
     return out + chunk(b"IEND", b"")
 
 
+def jpeg_with_size(width: int, height: int) -> bytes:
+    """A real 8 x 8 JPEG whose SOF0 header is patched to claim width x height."""
+    data = bytearray(pil_bytes(np.zeros((8, 8), np.uint8), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def tiff_with_size(width: int, height: int) -> bytes:
+    """A real 8 x 8 TIFF whose ImageWidth/ImageLength tags are rewritten in place by tifffile."""
+    import tempfile
+
+    import tifffile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/x.tif"
+        PILImage.fromarray(np.zeros((8, 8), np.uint8)).save(path, format="TIFF")
+        with tifffile.TiffFile(path, mode="r+b") as tif:
+            tif.pages[0].tags["ImageWidth"].overwrite(width)
+            tif.pages[0].tags["ImageLength"].overwrite(height)
+        with open(path, "rb") as fh:
+            return fh.read()
+
+
 def read_via(tmp_path, data: bytes, name: str, **kw):
     path = tmp_path / name
     path.write_bytes(data)
@@ -131,6 +155,33 @@ def test_dicom_rescale_without_window_uses_rescaled_range(tmp_path):
     image = read_via(tmp_path, dicom_bytes(ds), "neg.dcm")
     np.testing.assert_allclose(image.pixels, (4095 - STORED12) / 4095, atol=1e-6)
     assert "voi" not in image.meta.extra
+
+
+def test_dicom_voi_lut_sequence_wins_and_sets_output_range(tmp_path):
+    """A VOI LUT (12-bit in, 16-bit out: x -> 4095 - x scaled by 16) is applied instead of the window, and
+    the output is scaled by the LUT's own range 2**16 - 1."""
+    lut = Dataset()
+    lut.LUTDescriptor = [4096, 0, 16]
+    lut.add_new(0x00283006, "US", ((4095 - np.arange(4096)) * 16).tolist())  # LUTData, VR "US or OW"
+    ds = make_dicom(STORED12, WindowCenter=100, WindowWidth=10)
+    ds.VOILUTSequence = [lut]
+    image = read_via(tmp_path, dicom_bytes(ds), "voilut.dcm")
+    np.testing.assert_allclose(image.pixels, (4095 - STORED12) * 16 / 65535, atol=1e-6)
+    assert image.meta.extra["voi"] == "lut"
+
+
+def test_dicom_without_preamble_is_read_when_named_dcm(tmp_path):
+    ds = make_dicom(STORED12, Laterality="R")
+    buf = io.BytesIO()
+    del ds.file_meta
+    ds.save_as(buf, implicit_vr=True, little_endian=True)  # no preamble, no file meta: legacy ACR-NEMA style
+    data = buf.getvalue()
+    assert data[128:132] != b"DICM" and sniff_format(data) is None  # bytes alone: no name to go on
+    image = read_via(tmp_path, data, "legacy.dcm")
+    np.testing.assert_allclose(image.pixels, STORED12 / 4095, atol=1e-6)
+    assert image.meta.laterality == "R"
+    with pytest.raises(ImageReadError, match="not an image"):
+        read_via(tmp_path, data, "legacy.bin")
 
 
 def test_dicom_signed_pixels(tmp_path):
@@ -317,6 +368,8 @@ BAD = [
      r"40000 rows x 40000 columns = 1\.6e9 pixels exceeds the limit of \d+", {}),
     ("png-40000-compressed", lambda: png_with_size(40000, 40000, idat=True), "bomb2.png",
      r"1\.6e9 pixels exceeds the limit", {}),
+    ("jpeg-40000-header", lambda: jpeg_with_size(40000, 40000), "bomb.jpg", r"1\.6e9 pixels exceeds the limit", {}),
+    ("tiff-40000-header", lambda: tiff_with_size(40000, 40000), "bomb.tif", r"1\.6e9 pixels exceeds the limit", {}),
     ("png-over-small-limit", lambda: pil_bytes(np.zeros((50, 60), np.uint8), "PNG"), "small.png",
      r"50 rows x 60 columns = 3\.0e3 pixels exceeds the limit of 1000", {"max_pixels": 1000}),
     ("pgm-truncated", lambda: pgm_bytes(STORED12, 4095)[:-7], "cut.pgm", r"truncated PGM", {}),

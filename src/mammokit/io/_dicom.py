@@ -12,8 +12,9 @@ import warnings
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, get_decoder, pixel_array
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ..errors import ImageReadError
 from ._image import Image, ImageMeta
@@ -120,6 +121,21 @@ def _laterality(ds: Dataset) -> str | None:
     return None
 
 
+def _infer_transfer_syntax(ds: Dataset) -> None:
+    """Legacy files without a file meta header: record the (uncompressed) encoding pydicom detected,
+    so that pydicom's pixel decoder knows how to read the pixel data."""
+    if "TransferSyntaxUID" in getattr(ds, "file_meta", {}):
+        return
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    if implicit is None or little is None:
+        return
+    if not hasattr(ds, "file_meta"):
+        ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = (
+        ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+    )
+
+
 def _dataset(data: bytes, name: str, force: bool) -> tuple[Dataset, list[str]]:
     """Parse the file; pydicom's warnings (it warns rather than fails on many defects) are returned."""
     with warnings.catch_warnings(record=True) as caught:
@@ -128,6 +144,8 @@ def _dataset(data: bytes, name: str, force: bool) -> tuple[Dataset, list[str]]:
             ds = pydicom.dcmread(io.BytesIO(data), force=force)
         except Exception as exc:  # noqa: BLE001 - InvalidDicomError, EOFError, struct.error, ValueError, ...
             raise ImageReadError(name, f"corrupt DICOM: {one_line(exc)}") from None
+    if force:
+        _infer_transfer_syntax(ds)
     return ds, [" ".join(str(w.message).split()) for w in caught]
 
 

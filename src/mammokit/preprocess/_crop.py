@@ -1,6 +1,7 @@
 """Breast segmentation and crop: keep the breast, drop background, film labels and markers."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage
 from skimage.filters import threshold_otsu
@@ -10,8 +11,12 @@ _MASK_SIDE = 256
 
 
 def _downsample(pixels: np.ndarray, side: int) -> tuple[np.ndarray, int]:
+    """Block-average by an integer step (mirror-symmetric, unlike strided sampling)."""
     step = max(1, int(np.ceil(max(pixels.shape) / side)))
-    return pixels[::step, ::step], step
+    if step == 1:
+        return pixels, 1
+    rows, cols = max(1, pixels.shape[0] // step), max(1, pixels.shape[1] // step)
+    return cv2.resize(pixels[: rows * step, : cols * step], (cols, rows), interpolation=cv2.INTER_AREA), step
 
 
 def breast_mask(pixels: np.ndarray) -> np.ndarray:
@@ -36,7 +41,9 @@ def breast_mask(pixels: np.ndarray) -> np.ndarray:
     keep = ndimage.binary_fill_holes(keep)
     keep = ndimage.binary_dilation(keep, iterations=2)  # give back the skin line the opening ate
     full = np.repeat(np.repeat(keep, step, axis=0), step, axis=1)
-    return full[: pixels.shape[0], : pixels.shape[1]]
+    out = np.zeros(pixels.shape, dtype=bool)
+    out[: full.shape[0], : full.shape[1]] = full[: pixels.shape[0], : pixels.shape[1]]
+    return out
 
 
 def crop_box(mask: np.ndarray, margin: int = 4) -> tuple[int, int, int, int]:

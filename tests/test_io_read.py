@@ -170,6 +170,19 @@ def test_dicom_voi_lut_sequence_wins_and_sets_output_range(tmp_path):
     assert image.meta.extra["voi"] == "lut"
 
 
+@pytest.mark.parametrize("vr", ["US", "OW"])
+def test_dicom_8bit_voi_lut_on_12bit_input(tmp_path, vr):
+    """8 bits per LUT entry (x -> x // 16); inputs above 255 must not wrap (pydicom 3.0 alone wraps them)."""
+    lut = Dataset()
+    lut.LUTDescriptor = [4096, 0, 8]
+    values = np.arange(4096) // 16
+    lut.add_new(0x00283006, vr, values.tolist() if vr == "US" else values.astype("<u2").tobytes())
+    ds = make_dicom(STORED12)
+    ds.VOILUTSequence = [lut]
+    image = read_via(tmp_path, dicom_bytes(ds), "voilut8.dcm")
+    np.testing.assert_allclose(image.pixels, (STORED12 // 16) / 255, atol=1e-6)
+
+
 def test_dicom_without_preamble_is_read_when_named_dcm(tmp_path):
     ds = make_dicom(STORED12, Laterality="R")
     buf = io.BytesIO()

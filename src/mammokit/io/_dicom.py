@@ -6,6 +6,7 @@ dense tissue is bright, as in MONOCHROME2.
 """
 from __future__ import annotations
 
+import copy
 import io
 import re
 import warnings
@@ -52,12 +53,31 @@ def _modality_range(ds: Dataset) -> tuple[float, float]:
     return lo, hi
 
 
+def _voi_lut_view(ds: Dataset) -> Dataset:
+    """pydicom 3.0 indexes an 8-bit VOI LUT with uint8 indices, so inputs above 255 wrap around.
+    LUT entries are 16-bit words in the file either way, so a view that declares 16 bits per entry
+    gives the same values with correct indexing."""
+    item = ds.VOILUTSequence[0]
+    if int(item.LUTDescriptor[2]) != 8:
+        return ds
+    fixed = copy.deepcopy(item)
+    fixed.LUTDescriptor = [int(item.LUTDescriptor[0]), int(item.LUTDescriptor[1]), 16]
+    view = Dataset()
+    for keyword in ("PhotometricInterpretation", "BitsStored", "PixelRepresentation"):
+        setattr(view, keyword, ds.get(keyword))
+    if hasattr(ds, "file_meta"):
+        view.file_meta = ds.file_meta
+    view.set_original_encoding(*ds.original_encoding, ds.original_character_set)
+    view.VOILUTSequence = [fixed]
+    return view
+
+
 def _grey_from_monochrome(arr: np.ndarray, ds: Dataset, name: str) -> tuple[np.ndarray, dict]:
     info: dict = {}
     arr = apply_modality_lut(arr, ds)
     lo, hi = _modality_range(ds)
     if ds.get("VOILUTSequence"):
-        arr = apply_voi_lut(arr, ds)  # prefer_lut: the LUT wins over a window, as pydicom does
+        arr = apply_voi_lut(arr, _voi_lut_view(ds))  # prefer_lut: the LUT wins over a window, as pydicom does
         lo, hi = _lut_range(ds.VOILUTSequence[0])
         info["voi"] = "lut"
     elif "WindowCenter" in ds and "WindowWidth" in ds:

@@ -83,8 +83,7 @@ def _read_with_pillow(data: bytes, name: str, fmt: str, max_pixels: int) -> Imag
         width, height = im.size
         frames = getattr(im, "n_frames", 1)
         check_pixels(name, height, width, max_pixels)
-        with _no_pillow_bomb_limit():
-            im.load()  # first frame only
+        im.load()  # first frame only; Pillow's bomb check runs in open(), so no lifted limit needed here
         pixels, bits = _pixels_from_pillow(im, name)
         extra = {"mode": im.mode}
         if frames > 1:

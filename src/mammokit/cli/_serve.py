@@ -1,4 +1,74 @@
-"""CLI: serve commands (stub, filled by its owner)."""
+"""CLI: `mammokit serve` — the web app (FastAPI + uvicorn)."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import typer
+
+from .. import constants
+from ..errors import ConfigError, ModelError
 from ._app import app, data_app, users_app  # noqa: F401
+
+DEFAULT_BUNDLE = Path("runs") / "mias-cv" / "bundle"
+
+
+def default_bundle() -> Path:
+    """runs/mias-cv/bundle (what `make demo` writes), in the working directory or the repository."""
+    for candidate in (Path.cwd() / DEFAULT_BUNDLE, constants.REPO_ROOT / DEFAULT_BUNDLE):
+        if candidate.exists():
+            return candidate
+    raise ModelError(f"no model: {DEFAULT_BUNDLE} does not exist; run `make demo` first or pass --model BUNDLE")
+
+
+def read_birads_config(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read BI-RADS thresholds ({type(exc).__name__})") from None
+    data = data.get("birads", data) if isinstance(data, dict) else data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of BI-RADS thresholds (cat3_max, cat4a_max, ...)")
+    return data
+
+
+@app.command("serve")
+def serve(
+    model: Path = typer.Option(None, "--model", help="Model bundle folder (default: runs/mias-cv/bundle)."),
+    db: str = typer.Option(None, "--db", help="Database URL: sqlite:///FILE or postgresql://USER:PW@HOST/DB "
+                                              "(default: SQLite file in the data dir)."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Uploads, derived images, secret key and the default "
+                                                           "SQLite database (default: ~/.local/share/mammokit)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    max_upload_mb: float = typer.Option(100.0, "--max-upload-mb", help="Largest accepted upload, in MB."),
+    max_pixels: int = typer.Option(constants.DEFAULT_MAX_PIXELS, "--max-pixels",
+                                   help="Largest accepted image, in pixels (rows x columns)."),
+    birads_config: Path = typer.Option(None, "--birads-config", help="YAML file with BI-RADS thresholds "
+                                       "(cat3_max, cat4a_max, cat4b_max, cat5_min, confident)."),
+    forwarded_allow_ips: str = typer.Option(None, "--forwarded-allow-ips",
+                                            help="Trusted reverse proxies whose X-Forwarded-Proto marks HTTPS."),
+) -> None:
+    """Start the web app: login, upload a mammogram, read the result. Add users with `mammokit users add`."""
+    import uvicorn
+
+    from ..web import WebSettings, create_app, default_data_dir
+
+    bundle = model if model is not None else default_bundle()
+    if not bundle.exists():
+        raise ModelError(f"{bundle}: model bundle not found")
+    settings = WebSettings(
+        data_dir=data_dir or default_data_dir(), db_url=db, model_path=bundle,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,
+        birads_thresholds=read_birads_config(birads_config),
+    )
+    web_app = create_app(settings)
+    web_app.state.ctx.model.load()  # fail now, not on the first upload
+    typer.echo(f"mammokit: serving {bundle} on http://{host}:{port}/  (data: {settings.data_dir}; "
+               f"database: {web_app.state.engine.url.render_as_string(hide_password=True)})")
+    typer.echo(constants.RESEARCH_DISCLAIMER)
+    uvicorn.run(web_app, host=host, port=port, log_level="info", proxy_headers=True,
+                forwarded_allow_ips=forwarded_allow_ips)

@@ -1,0 +1,78 @@
+"""Run the loaded model bundle on one image and derive what the result page shows."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..birads import BiradsSuggestion, BiradsThresholds, suggest_birads
+from ..errors import ModelError
+from ..explain import overlay_heatmap
+from ..io import Image
+
+
+@dataclass
+class Analysis:
+    label: str
+    classes: tuple[str, ...]
+    probabilities: dict[str, float]
+    p_malignant: float | None
+    in_distribution: bool
+    notes: list[str]
+    birads: BiradsSuggestion
+    view: np.ndarray  # uint8 (size, size): what the model saw
+    heatmap: np.ndarray | None  # float [0, 1] (size, size)
+    overlay: np.ndarray | None = field(default=None)  # uint8 RGB
+
+
+class ModelService:
+    """Owns the predictor. Loads the bundle once; one prediction at a time (Grad-CAM hooks the model)."""
+
+    def __init__(self, model_path: Path | None, thresholds: BiradsThresholds | dict | None = None,
+                 predictor: Any = None):
+        self.model_path = Path(model_path) if model_path else None
+        self.thresholds = (thresholds if isinstance(thresholds, BiradsThresholds)
+                           else BiradsThresholds.from_mapping(thresholds))
+        self._predictor = predictor
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        return self._predictor is not None or self.model_path is not None
+
+    def load(self) -> Any:
+        if self._predictor is None:
+            if self.model_path is None:
+                raise ModelError("no model loaded: start the server with --model BUNDLE")
+            from ..bundle import load_bundle
+
+            self._predictor = load_bundle(self.model_path)
+        return self._predictor
+
+    @property
+    def identity(self) -> str:
+        if self._predictor is None:
+            return str(self.model_path or "")
+        manifest = getattr(self._predictor, "manifest", {}) or {}
+        return str(manifest.get("name") or manifest.get("identity") or self.model_path or "model")[:255]
+
+    def analyse(self, image: Image) -> Analysis:
+        predictor = self.load()
+        with self._lock:
+            pred = predictor.predict(image, heatmap=True)
+        probs = {str(k): float(v) for k, v in pred.probabilities.items()}
+        notes = [str(n) for n in (pred.notes or [])]
+        in_dist = bool(pred.in_distribution)
+        reason = None if in_dist else ("; ".join(notes) or "the image is unlike the training images")
+        birads = suggest_birads(probs, assessable=in_dist, thresholds=self.thresholds, reason=reason)
+        view = np.asarray(pred.view)
+        if view.dtype != np.uint8:
+            view = (np.clip(view.astype(np.float32), 0, 1) * 255).round().astype(np.uint8)
+        heat = None if pred.heatmap is None else np.clip(np.asarray(pred.heatmap, dtype=np.float32), 0, 1)
+        overlay = overlay_heatmap(view, heat) if heat is not None else None
+        p_mal = None if pred.p_malignant is None else float(pred.p_malignant)
+        return Analysis(str(pred.label), tuple(pred.classes), probs, p_mal, in_dist, notes, birads,
+                        view, heat, overlay)

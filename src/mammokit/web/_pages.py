@@ -1,0 +1,209 @@
+"""Server-rendered pages: login, logout, upload, result, history, audit log (admins)."""
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..birads import BIRADS_DESCRIPTIONS
+from ._context import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    AppContext,
+    audit,
+    client_address,
+    get_ctx,
+    is_https,
+    session_from_cookie,
+    session_lifetime,
+    user_from_bearer,
+)
+from ._db import AuditEvent, LoginAttempt, Prediction, User, WebSession, utcnow
+from ._security import new_token, recent_failures, token_digest, tokens_equal, verify_password
+from ._uploads import UploadRejected, analyse_upload, too_large_message
+
+router = APIRouter(include_in_schema=False)
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies; the app turns it into a redirect to /login."""
+
+
+class CsrfRejected(Exception):
+    """A form without the session's CSRF token; the app answers 403."""
+
+
+def get_db(request: Request):
+    with get_ctx(request).factory() as db:
+        yield db
+
+
+def page_session(request: Request, db: Session = Depends(get_db)) -> WebSession:
+    ws = session_from_cookie(get_ctx(request), db, request)
+    if ws is None:
+        raise LoginRequired()
+    return ws
+
+
+def check_csrf(ws: WebSession, token: str | None) -> None:
+    if not tokens_equal(ws.csrf_token, token):
+        raise CsrfRejected()
+
+
+def visible_predictions(user: User):
+    q = select(Prediction)
+    return q if user.is_admin else q.where(Prediction.user_id == user.id)
+
+
+def find_prediction(db: Session, user: User, uid: str) -> Prediction | None:
+    return db.scalar(visible_predictions(user).where(Prediction.uid == uid))
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="lax",
+                        secure=is_https(request), path="/")
+
+
+def _login_page(request: Request, ctx: AppContext, status_code: int = 200, error: str | None = None,
+                username: str = "") -> Response:
+    token = new_token()
+    resp = ctx.render(request, "login.html", status_code=status_code, error=error, username=username,
+                      login_csrf=token)
+    _set_cookie(request, resp, LOGIN_CSRF_COOKIE, ctx.csrf_signer.sign(token), 3600)
+    return resp
+
+
+@router.get("/login")
+def login_form(request: Request, db: Session = Depends(get_db)):
+    ctx = get_ctx(request)
+    if session_from_cookie(ctx, db, request) is not None:
+        return RedirectResponse("/", status_code=303)
+    return _login_page(request, ctx)
+
+
+@router.post("/login")
+def login(request: Request, username: str = Form(""), password: str = Form(""), csrf_token: str = Form(""),
+          db: Session = Depends(get_db)):
+    ctx = get_ctx(request)
+    s = ctx.settings
+    expected = ctx.csrf_signer.unsign(request.cookies.get(LOGIN_CSRF_COOKIE))
+    if not tokens_equal(expected, csrf_token):
+        return _login_page(request, ctx, 403, "Your login form expired or was not sent by this site; try again.")
+    username = username.strip()[:64]
+    address = client_address(request)
+    if (recent_failures(db, username=username, window_s=s.failure_window_s) >= s.max_failures_per_account
+            or recent_failures(db, address=address, window_s=s.failure_window_s) >= s.max_failures_per_address):
+        audit(db, "login_throttled", request, username=username)
+        db.commit()
+        minutes = max(1, s.failure_window_s // 60)
+        return _login_page(request, ctx, 429, f"Too many failed logins; try again in {minutes} minutes.",
+                           username)
+    user = db.scalar(select(User).where(User.name == username)) if username else None
+    ok = verify_password(user.password_hash if user else None, password) and user is not None and user.active
+    db.add(LoginAttempt(username=username, address=address, success=ok))
+    if not ok:
+        audit(db, "login_failed", request, username=username,
+              detail="disabled account" if user is not None and not user.active else "")
+        db.commit()
+        return _login_page(request, ctx, 401, "Wrong user name or password.", username)
+    raw = new_token()
+    db.add(WebSession(user_id=user.id, token_hash=token_digest(raw), csrf_token=secrets.token_urlsafe(32),
+                      expires_at=utcnow() + session_lifetime(ctx)))
+    audit(db, "login", request, user)
+    db.commit()
+    resp = RedirectResponse("/", status_code=303)
+    _set_cookie(request, resp, SESSION_COOKIE, ctx.session_signer.sign(raw),
+                int(session_lifetime(ctx).total_seconds()))
+    resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return resp
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: str = Form(""), ws: WebSession = Depends(page_session),
+           db: Session = Depends(get_db)):
+    check_csrf(ws, csrf_token)
+    user = ws.user
+    db.delete(db.merge(ws))
+    audit(db, "logout", request, user)
+    db.commit()
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=is_https(request))
+    return resp
+
+
+@router.get("/")
+def home(request: Request, ws: WebSession = Depends(page_session)):
+    ctx = get_ctx(request)
+    return ctx.render(request, "home.html", user=ws.user, csrf_token=ws.csrf_token,
+                      max_upload_mb=ctx.settings.max_upload_bytes / 1024 / 1024,
+                      model_ready=ctx.model.available)
+
+
+@router.post("/upload")
+def upload(request: Request, file: UploadFile | None = File(None), csrf_token: str = Form(""),
+           ws: WebSession = Depends(page_session), db: Session = Depends(get_db)):
+    ctx = get_ctx(request)
+    check_csrf(ws, csrf_token)
+    user = db.merge(ws.user)
+    try:
+        if file is None or not (file.filename or file.size):
+            raise UploadRejected(400, "Choose an image file to upload.")
+        if file.size is not None and file.size > ctx.settings.max_upload_bytes:
+            raise UploadRejected(413, too_large_message(file.filename or "upload", file.size,
+                                                        ctx.settings.max_upload_bytes))
+        row = analyse_upload(ctx, db, request, user, file.filename, file.file.read())
+    except UploadRejected as rej:
+        return ctx.render(request, "home.html", status_code=rej.status, user=user, csrf_token=ws.csrf_token,
+                          error=rej.message, max_upload_mb=ctx.settings.max_upload_bytes / 1024 / 1024,
+                          model_ready=ctx.model.available)
+    return RedirectResponse(f"/results/{row.uid}", status_code=303)
+
+
+@router.get("/results/{uid}")
+def result(uid: str, request: Request, ws: WebSession = Depends(page_session), db: Session = Depends(get_db)):
+    ctx = get_ctx(request)
+    row = find_prediction(db, ws.user, uid)
+    if row is None:
+        return ctx.render(request, "error.html", status_code=404, user=ws.user, csrf_token=ws.csrf_token,
+                          title="Not found", message="There is no result with this address.")
+    probs = sorted(row.probabilities.items(), key=lambda kv: -kv[1])
+    return ctx.render(request, "result.html", user=ws.user, csrf_token=ws.csrf_token, p=row, probs=probs,
+                      birads_description=BIRADS_DESCRIPTIONS.get(row.birads_category, ""))
+
+
+@router.get("/history")
+def history(request: Request, ws: WebSession = Depends(page_session), db: Session = Depends(get_db)):
+    ctx = get_ctx(request)
+    rows = db.scalars(visible_predictions(ws.user)
+                      .order_by(Prediction.created_at.desc(), Prediction.id.desc()).limit(500)).all()
+    return ctx.render(request, "history.html", user=ws.user, csrf_token=ws.csrf_token, rows=rows)
+
+
+@router.get("/audit")
+def audit_log(request: Request, ws: WebSession = Depends(page_session), db: Session = Depends(get_db)):
+    ctx = get_ctx(request)
+    if not ws.user.is_admin:
+        return ctx.render(request, "error.html", status_code=404, user=ws.user, csrf_token=ws.csrf_token,
+                          title="Not found", message="There is no page with this address.")
+    events = db.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(500)).all()
+    return ctx.render(request, "audit.html", user=ws.user, csrf_token=ws.csrf_token, events=events)
+
+
+@router.get("/media/{uid}/{kind}.png")
+def media(uid: str, kind: str, request: Request, db: Session = Depends(get_db)):
+    """Images of a result, for its owner (or an admin); session cookie or API token."""
+    ctx = get_ctx(request)
+    ws = session_from_cookie(ctx, db, request)
+    user = ws.user if ws else user_from_bearer(db, request)
+    if user is None:
+        return Response(status_code=401)
+    row = find_prediction(db, user, uid)
+    if row is None or kind not in ("view", "overlay", "heatmap", "thumb"):
+        return Response(status_code=404)
+    path = ctx.store.derived_path(row.uid, kind)
+    if not path.is_file():
+        return Response(status_code=404)
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

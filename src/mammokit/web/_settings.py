@@ -1,0 +1,78 @@
+"""Settings of the web app, resolved once at start-up."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import constants
+from ..errors import ConfigError
+
+DATA_DIR_ENV = "MAMMOKIT_DATA_DIR"
+SECRET_ENV = "MAMMOKIT_SECRET_KEY"
+DEFAULT_MAX_UPLOAD_MB = 100
+
+
+def default_data_dir() -> Path:
+    """$MAMMOKIT_DATA_DIR, else $XDG_DATA_HOME/mammokit, else ~/.local/share/mammokit."""
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base).expanduser() / "mammokit"
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'mammokit.db').resolve()}"
+
+
+@dataclass
+class WebSettings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    db_url: str | None = None  # None -> SQLite file data_dir/mammokit.db
+    model_path: Path | None = None  # None -> uploads are refused with 503 (auth pages still work)
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1024 * 1024
+    max_pixels: int = constants.DEFAULT_MAX_PIXELS
+    secret_key: str | None = None  # None -> $MAMMOKIT_SECRET_KEY or data_dir/secret.key (created once)
+    birads_thresholds: dict | None = None
+    session_hours: float = 12.0
+    # Failed logins allowed inside the window before further attempts are refused (HTTP 429).
+    max_failures_per_account: int = 5
+    max_failures_per_address: int = 20
+    failure_window_s: int = 15 * 60
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser()
+        if self.max_upload_bytes <= 0:
+            raise ConfigError(f"max upload size must be positive, got {self.max_upload_bytes} bytes")
+        if self.max_pixels <= 0:
+            raise ConfigError(f"max pixels must be positive, got {self.max_pixels}")
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or sqlite_url(self.data_dir)
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def derived_dir(self) -> Path:
+        return self.data_dir / "derived"
+
+    def resolve_secret(self) -> str:
+        """The key that signs cookies and salts patient-ID hashes; created (mode 0600) on first use."""
+        if self.secret_key:
+            return self.secret_key
+        if os.environ.get(SECRET_ENV):
+            return os.environ[SECRET_ENV]
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        key = path.read_text().strip()
+        if len(key) < 32:
+            raise ConfigError(f"{path}: secret key is too short (delete it to make a new one)")
+        return key

@@ -1,0 +1,105 @@
+"""Files on disk: uploads under content-hash names (DICOMs de-identified first) and derived PNGs."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+
+from ..errors import ImageReadError
+
+DERIVED_KINDS = ("view", "overlay", "heatmap", "thumb")
+_UID_RE = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
+_SUFFIX = {"dicom": ".dcm", "png": ".png", "jpeg": ".jpg", "tiff": ".tif", "pgm": ".pgm"}
+THUMB_SIZE = 160
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def display_name(filename: str | None, scrub: tuple[str, ...] = ()) -> str:
+    """The client's file name for display only: base name, printable, short, identifiers removed."""
+    name = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable())[:120].strip() or "upload"
+    for text in scrub:
+        for part in {text, *re.split(r"[\^ ]+", text)}:
+            if len(part) >= 3:
+                name = re.sub(re.escape(part), "[removed]", name, flags=re.IGNORECASE)
+    return name
+
+
+def deidentify_dicom(data: bytes, name: str) -> bytes:
+    """The DICOM without patient module (group 0010), person names or private tags (pydicom)."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+
+        def drop(dataset, elem):
+            if elem.tag.group == 0x0010 or elem.VR == "PN" or elem.tag.is_private:
+                del dataset[elem.tag]
+
+        ds.walk(drop)
+        out = io.BytesIO()
+        ds.save_as(out)
+        return out.getvalue()
+    except Exception as exc:  # noqa: BLE001 - any pydicom failure means we cannot store it safely
+        raise ImageReadError(name, f"cannot remove patient details from this DICOM ({type(exc).__name__})") from None
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    PILImage.fromarray(np.ascontiguousarray(array)).save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def thumbnail(view: np.ndarray) -> np.ndarray:
+    img = PILImage.fromarray(np.ascontiguousarray(view))
+    img.thumbnail((THUMB_SIZE, THUMB_SIZE))
+    return np.asarray(img)
+
+
+class FileStore:
+    def __init__(self, upload_dir: Path, derived_dir: Path):
+        self.upload_dir = Path(upload_dir)
+        self.derived_dir = Path(derived_dir)
+
+    def save_upload(self, content: bytes, digest: str, fmt: str) -> str:
+        """Store under `<sha256><suffix>`; an existing file with that name already holds this content."""
+        stored = digest + _SUFFIX.get(fmt, ".bin")
+        target = self.upload_dir / stored
+        if not target.exists():
+            _atomic_write(target, content)
+        return stored
+
+    def derived_path(self, uid: str, kind: str) -> Path:
+        if kind not in DERIVED_KINDS or not _UID_RE.match(uid):
+            raise ValueError(f"bad derived file request {uid!r}/{kind!r}")
+        return self.derived_dir / uid[:2] / f"{uid}-{kind}.png"
+
+    def save_derived(self, uid: str, kind: str, array: np.ndarray) -> Path:
+        path = self.derived_path(uid, kind)
+        _atomic_write(path, png_bytes(array))
+        return path
+
+    def remove_derived(self, uid: str) -> None:
+        for kind in DERIVED_KINDS:
+            self.derived_path(uid, kind).unlink(missing_ok=True)

@@ -183,18 +183,17 @@ def test_dicom_8bit_voi_lut_on_12bit_input(tmp_path, vr):
     np.testing.assert_allclose(image.pixels, (STORED12 // 16) / 255, atol=1e-6)
 
 
-def test_dicom_without_preamble_is_read_when_named_dcm(tmp_path):
+@pytest.mark.parametrize("name", ["legacy.dcm", "legacy.bin"])
+def test_dicom_without_preamble_is_recognised_by_content(tmp_path, name):
     ds = make_dicom(STORED12, Laterality="R")
     buf = io.BytesIO()
     del ds.file_meta
     ds.save_as(buf, implicit_vr=True, little_endian=True)  # no preamble, no file meta: legacy ACR-NEMA style
     data = buf.getvalue()
-    assert data[128:132] != b"DICM" and sniff_format(data) is None  # bytes alone: no name to go on
-    image = read_via(tmp_path, data, "legacy.dcm")
+    assert data[128:132] != b"DICM" and sniff_format(data) == "dicom"
+    image = read_via(tmp_path, data, name)
     np.testing.assert_allclose(image.pixels, STORED12 / 4095, atol=1e-6)
-    assert image.meta.laterality == "R"
-    with pytest.raises(ImageReadError, match="not an image"):
-        read_via(tmp_path, data, "legacy.bin")
+    assert image.meta.laterality == "R" and image.meta.extra["transfer_syntax"] == "Implicit VR Little Endian"
 
 
 def test_dicom_signed_pixels(tmp_path):
@@ -317,6 +316,7 @@ def test_tiff_16bit_rgb_falls_back_to_tifffile(tmp_path):
         (pgm_bytes(STORED12, 4095), "actually_pgm.png", "pgm"),
         (dicom_bytes(make_dicom(STORED12)), "no_suffix", "dicom"),
         (b"hello, I am text\n" * 10, "text.png", None),
+        (b"\x08\x00 looks like a DICOM tag, then text" * 4, "tagged.dcm", None),
     ],
 )
 def test_format_comes_from_content(tmp_path, data, name, fmt):

@@ -18,7 +18,7 @@ from ._sniff import SNIFF_BYTES, sniff_bytes
 def _decode(data: bytes, name: str, max_pixels: int, max_bytes: int) -> Image:
     check_bytes(name, len(data), max_bytes)
     head = data[:SNIFF_BYTES]
-    fmt = sniff_bytes(head, name)
+    fmt = sniff_bytes(head)
     if fmt is None:
         raise ImageReadError(
             name, f"not an image: the content is not DICOM, PGM, PNG, JPEG or TIFF (starts with {head[:16]!r})"

@@ -7,10 +7,7 @@ from pathlib import Path
 # Enough to see the DICOM "DICM" marker after its 128-byte preamble.
 SNIFF_BYTES = 132
 
-_DICOM_SUFFIXES = (".dcm", ".dicom")
-
-
-def sniff_bytes(head: bytes, name: str = "") -> str | None:
+def sniff_bytes(head: bytes) -> str | None:
     """Format name ("dicom", "pgm", "png", "jpeg", "tiff") of content starting with `head`, else None."""
     if len(head) >= 132 and head[128:132] == b"DICM":
         return "dicom"
@@ -22,11 +19,22 @@ def sniff_bytes(head: bytes, name: str = "") -> str | None:
         return "tiff"
     if head[:2] in (b"P5", b"P2") and len(head) > 2 and head[2:3] in b" \t\r\n#":
         return "pgm"
-    # Some old DICOM files lack the preamble; accept them only when the name also says DICOM
-    # and the first element is a group 0x0002 or 0x0008 tag (little endian).
-    if name.lower().endswith(_DICOM_SUFFIXES) and head[:2] in (b"\x02\x00", b"\x08\x00") and len(head) >= 8:
+    if _looks_like_bare_dicom(head):
         return "dicom"
     return None
+
+
+_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB", b"OD", b"OF",
+        b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI", b"UL", b"UN",
+        b"UR", b"US", b"UT", b"UV"}
+
+
+def _looks_like_bare_dicom(head: bytes) -> bool:
+    """Old (ACR-NEMA style) DICOM files lack the preamble: they start straight with a little-endian tag of
+    group 0x0002 or 0x0008, then an explicit VR or a small implicit length."""
+    if len(head) < 8 or head[:2] not in (b"\x02\x00", b"\x08\x00"):
+        return False
+    return head[4:6] in _VRS or int.from_bytes(head[4:8], "little") < 4096
 
 
 def sniff_format(source: str | PathLike | bytes) -> str | None:
@@ -42,4 +50,4 @@ def sniff_format(source: str | PathLike | bytes) -> str | None:
             head = fh.read(SNIFF_BYTES)
     except OSError:
         return None
-    return sniff_bytes(head, path.name)
+    return sniff_bytes(head)

@@ -196,6 +196,17 @@ def test_dicom_without_preamble_is_recognised_by_content(tmp_path, name):
     assert image.meta.laterality == "R" and image.meta.extra["transfer_syntax"] == "Implicit VR Little Endian"
 
 
+def test_dicom_rgb_becomes_grey(tmp_path):
+    rgb = np.zeros((4, 3, 3), np.uint8)
+    rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, 100, 50
+    ds = make_dicom(np.zeros((4, 3), np.uint16), photometric="RGB", bits=8)
+    ds.BitsAllocated, ds.SamplesPerPixel, ds.PlanarConfiguration = 8, 3, 0
+    ds.PixelData = rgb.tobytes()
+    image = read_via(tmp_path, dicom_bytes(ds), "colour.dcm")
+    np.testing.assert_allclose(image.pixels, (0.299 * 200 + 0.587 * 100 + 0.114 * 50) / 255, atol=1e-5)
+    assert image.meta.extra["converted_to_grey_from"] == "RGB"
+
+
 def test_dicom_signed_pixels(tmp_path):
     signed = STORED12.astype(np.int16) - 2048
     image = read_via(tmp_path, dicom_bytes(make_dicom(signed, signed=True)), "signed.dcm")

@@ -22,7 +22,6 @@ from ._image import Image, ImageMeta
 from ._limits import check_pixels, one_line
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-_VIEWS = ("CC", "MLO", "ML", "LM", "XCCL", "XCCM", "FB", "SIO", "LMO", "AT")
 _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 # Tags copied into meta.extra: technical, not identifying.
 _EXTRA_TAGS = ("Modality", "Manufacturer", "BodyPartExamined", "ConversionType", "PatientOrientation",

@@ -103,6 +103,7 @@ def make_run(root: Path, protocol: str, *, name: str | None = None, repeats: int
         "sensitivity": _metric(float(((y_pred == 2) & (y_true == 2)).sum() / (y_true == 2).sum()), rng),
         "per_class": {c: {"precision": 0.5 + 0.1 * k, "recall": 0.4 + 0.1 * k, "f1": 0.45, "roc_auc": 0.7,
                           "pr_auc": 0.5} for k, c in enumerate(CLASSES)},
+        "per_class_ci": {c: {"precision": [0.3, 0.7], "recall": [0.2, 0.6]} for c in CLASSES},
         "confusion_matrix": [[int(((y_true == a) & (y_pred == b)).sum()) for b in range(3)] for a in range(3)],
     }
     leaky = protocol == "module1"
@@ -112,7 +113,9 @@ def make_run(root: Path, protocol: str, *, name: str | None = None, repeats: int
         "positive_class": "malignant", "leaky": leaky,
         "leak": {"test_rows": n_test, "synthetic_test_rows": n_synthetic,
                  "synthetic_test_fraction": n_synthetic / n_test,
-                 "test_rows_interpolated_from_training_images": n_synthetic - 1} if leaky else None,
+                 "test_rows_interpolated_from_training_images": n_synthetic - 1,
+                 "real_test_images_with_other_breast_in_training": 5,
+                 "note": "synthetic rows were created from ALL images before the split"} if leaky else None,
         "seed": seed, "n_images": len(records), "n_patients": len({r.patient for r in records}),
         "n_test_rows": n_test, "model": "dense_head", "backbone": "efficientnet_lite0", "balance": "smote",
         "metrics": metrics,
@@ -274,6 +277,8 @@ def test_report_shows_metrics_with_cis_and_disclaimer(reported_runs, protocol):
         entry = metrics["metrics"][key]
         lo, hi = entry["ci"]
         assert f"<td>{entry['value']:.3f}</td><td>{lo:.3f}\u2013{hi:.3f}</td>" in page, key
+    for k, name in enumerate(CLASSES):  # per-class value with its CI
+        assert f"<td>{name}</td><td>{0.5 + 0.1 * k:.3f} (0.300\u20130.700)</td>" in page
     after = metrics["calibration"]["after"]
     assert f"{after['brier']:.3f}" in page and f"{after['ece']:.3f}" in page
     assert metrics["name"] in page
@@ -287,7 +292,9 @@ def test_leak_warning_only_for_leaky_runs(reported_runs, protocol, leaky):
         n_test = len(_mias_records()) + 12
         assert f"12 of {n_test} test rows ({100 * 12 / n_test:.1f}%) are synthetic" in page
         assert "11 test rows were interpolated from images that are also in training" in page
+        assert "5 real test images have the same woman's other breast in training" in page
         assert "SMOTE was applied to the whole data set before it was split" in page
+        assert "synthetic rows were created from ALL images before the split" in page
 
 
 def test_run_name_is_html_escaped(tmp_path):
@@ -410,7 +417,7 @@ def test_cli_report_single_and_several(tmp_path, capsys):
     out = capsys.readouterr().out
     assert all((r / "report.html").is_file() for r in runs)
     assert (tmp_path / "runs" / "comparison" / "comparison.html").is_file()  # default: beside the runs
-    assert "mias-module1" in out and "LEAKY" in out and "Macro ROC-AUC" in out
+    assert "mias-module1" in out and "LEAKY" in out and "ROC-AUC" in out
 
 
 def test_cli_report_compare_out_and_errors(tmp_path, capsys):

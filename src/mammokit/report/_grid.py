@@ -145,7 +145,10 @@ def select_panels(preds: Predictions, classes: tuple[str, ...], run_dir: Path, c
 
 def grid_figure(panels: list[GridPanel], columns: int = GRID_COLUMNS) -> Figure:
     rows = max(1, -(-len(panels) // columns))
-    fig = Figure(figsize=(columns * 2.1, rows * 2.45), layout="constrained")
+    # Fixed margins instead of constrained layout: 16 image axes make the layout solver slow.
+    fig = Figure(figsize=(columns * 2.1, rows * 2.5))
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.55 / (rows * 2.5), wspace=0.08,
+                        hspace=0.42)
     axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
     for ax in axes:
         ax.set_axis_off()

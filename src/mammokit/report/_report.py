@@ -9,7 +9,7 @@ from ._figures import RELIABILITY_BINS, confusion_figure, pr_figure, reliability
 from ._grid import grid_figure, select_panels
 from ._html import png_data_uri, render, write_text_atomic
 from ._run_folder import RunFolder, load_run
-from ._text import METRIC_LABELS, fmt, fmt_ci, is_number, metric_entry, protocol_description, protocol_title
+from ._text import LEAK_EXPLANATION, METRIC_LABELS, fmt, fmt_ci, is_number, metric_entry, protocol_description, protocol_title
 
 FIGURES_DIR = "figures"
 REPORT_FILE = "report.html"
@@ -82,6 +82,7 @@ def _leak_context(leak) -> dict | None:
         "synthetic_test_rows": synthetic if synthetic is not None else "?",
         "synthetic_percent": f"{100 * fraction:.1f}%" if is_number(fraction) else "unknown fraction",
         "interpolated": interpolated,
+        "other_breast": leak.get("real_test_images_with_other_breast_in_training"),
         "items_shown": [(k.replace("_", " "), fmt(v) if isinstance(v, float) else str(v)) for k, v in leak.items()],
     }
 
@@ -94,21 +95,29 @@ def _details(run: RunFolder) -> list[tuple[str, str]]:
         if m.get(key) is not None:
             value = m[key]
             rows.append((key.replace("_", " "), ", ".join(map(str, value)) if isinstance(value, list) else str(value)))
+    boot = m.get("metrics", {}).get("bootstrap")
+    if isinstance(boot, dict) and boot.get("n"):
+        rows.append(("bootstrap", f"{boot['n']} resamples of {boot.get('unit', 'patient')}s"))
+    for key in ("git_commit", "mammokit_version"):
+        if m.get(key):
+            rows.append((key.replace("_", " "), str(m[key])))
     timing = m.get("timing_s")
     if isinstance(timing, dict):
         rows += [(f"time: {k.replace('_', ' ')}", f"{v:.1f} s") for k, v in timing.items() if is_number(v)]
     return rows
 
 
-def _metric_rows(metrics: dict) -> list[tuple[str, str, str]]:
-    keys = list(METRIC_LABELS) + [k for k in metrics if k not in METRIC_LABELS
-                                  and k not in ("per_class", "confusion_matrix")]
+def _metric_rows(metrics: dict, positive_class) -> list[tuple[str, str, str]]:
+    keys = list(METRIC_LABELS) + [k for k in metrics if k not in METRIC_LABELS]
     rows = []
     for key in keys:
         value, ci = metric_entry(metrics, key)
         if value is None and ci is None:
-            continue
-        rows.append((METRIC_LABELS.get(key, key.replace("_", " ")), fmt(value), fmt_ci(ci)))
+            continue  # per-class tables, confusion matrix, bootstrap settings: shown elsewhere
+        label = METRIC_LABELS.get(key, key.replace("_", " "))
+        if key in ("sensitivity", "specificity") and positive_class:
+            label += f" ({positive_class})"
+        rows.append((label, fmt(value), fmt_ci(ci)))
     return rows
 
 
@@ -116,11 +125,21 @@ def _per_class_rows(metrics: dict, classes: tuple[str, ...]) -> list[tuple[str, 
     per_class = metrics.get("per_class")
     if not isinstance(per_class, dict):
         return []
+    per_class_ci = metrics.get("per_class_ci") if isinstance(metrics.get("per_class_ci"), dict) else {}
     rows = []
     for name in list(classes) + [c for c in per_class if c not in classes]:
         values = per_class.get(name)
-        if isinstance(values, dict):
-            rows.append((name, [fmt(metric_entry(values, c)[0]) for c in PER_CLASS_COLUMNS]))
+        if not isinstance(values, dict):
+            continue
+        cis = per_class_ci.get(name) if isinstance(per_class_ci.get(name), dict) else {}
+        cells = []
+        for column in PER_CLASS_COLUMNS:
+            cell = fmt(metric_entry(values, column)[0])
+            ci = cis.get(column)
+            if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(is_number(c) for c in ci):
+                cell += f" ({fmt_ci(tuple(ci))})"
+            cells.append(cell)
+        rows.append((name, cells))
     return rows
 
 
@@ -156,10 +175,12 @@ def render_report(run: RunFolder, figures: list[FigureEntry]) -> str:
         disclaimer=RESEARCH_DISCLAIMER,
         protocol_title=protocol_title(run.protocol),
         protocol_description=protocol_description(run.protocol),
+        run_description=str(run.metrics.get("protocol_description") or ""),
+        leak_explanation=LEAK_EXPLANATION,
         leaky=run.leaky,
         leak=_leak_context(run.metrics.get("leak")),
         details=_details(run),
-        metric_rows=_metric_rows(metrics),
+        metric_rows=_metric_rows(metrics, run.metrics.get("positive_class")),
         per_class_columns=[c.replace("_", " ") for c in PER_CLASS_COLUMNS],
         per_class_rows=_per_class_rows(metrics, run.classes),
         per_repeat_columns=per_repeat_columns,

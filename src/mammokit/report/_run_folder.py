@@ -158,6 +158,15 @@ def _to_int(path: Path, line: int, column: str, value: str) -> int:
         raise InputFileError(path, f"line {line}: column '{column}' is not a number: {value!r}") from None
 
 
+def _to_bool(path: Path, line: int, column: str, value: str) -> bool:
+    word = value.strip().lower()
+    if word in ("true", "yes"):
+        return True
+    if word in ("false", "no"):
+        return False
+    return bool(_to_int(path, line, column, value))
+
+
 def _to_prob(path: Path, line: int, column: str, value: str) -> float:
     try:
         p = float(value)
@@ -191,7 +200,7 @@ def _load_predictions(path: Path, classes: tuple[str, ...]) -> Predictions:
         cols["paths"].append(row["path"] or "")
         cols["repeat"].append(_to_int(path, line, "repeat", row["repeat"]))
         cols["fold"].append(_to_int(path, line, "fold", row["fold"]))
-        cols["synthetic"].append(bool(_to_int(path, line, "synthetic", row["synthetic"])))
+        cols["synthetic"].append(_to_bool(path, line, "synthetic", row["synthetic"]))
         cols["y_true"].append(index[row["y_true"]])
         cols["y_pred"].append(index[row["y_pred"]])
         cols["prob"].append([_to_prob(path, line, c, row[c]) for c in prob_cols])

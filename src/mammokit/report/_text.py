@@ -28,6 +28,12 @@ PROTOCOL_DESCRIPTIONS = {
     ),
 }
 
+LEAK_EXPLANATION = (
+    "This run used the paper's Module 1: SMOTE was fitted on the whole data set before the train/test split. "
+    "Synthetic test rows are interpolated from training images and real test images can have the same "
+    "woman's other breast in training, so the test set is not independent of training."
+)
+
 METRIC_LABELS = {
     "accuracy": "Accuracy",
     "balanced_accuracy": "Balanced accuracy",

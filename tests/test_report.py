@@ -69,7 +69,7 @@ def make_run(root: Path, protocol: str, *, name: str | None = None, repeats: int
     """A run folder as the experiment writes it, from real MIAS records."""
     rng = np.random.default_rng(seed)
     records = _mias_records()
-    rows, y_true, probs = [], [], []
+    rows, y_true = [], []
     for repeat in range(repeats):
         for rec in records:
             rows.append({"id": rec.id, "patient": rec.patient, "repeat": repeat,
@@ -134,9 +134,9 @@ def make_run(root: Path, protocol: str, *, name: str | None = None, repeats: int
 
 
 RUN_SHAPES = {
-    "module1": dict(n_synthetic=12),
-    "module2": dict(),
-    "cv": dict(repeats=2, folds=3),
+    "module1": {"n_synthetic": 12},
+    "module2": {},
+    "cv": {"repeats": 2, "folds": 3},
 }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated
 
 import typer
 from rich import box
@@ -34,13 +34,14 @@ def print_comparison(rows: list[dict], title: str, console: Console | None = Non
 
 @app.command("report")
 def report(
-    run_dirs: List[Path] = typer.Argument(..., help="Run folder(s) holding config.yaml, metrics.json, predictions.csv."),
-    compare_out: Optional[Path] = typer.Option(
-        None, "--compare-out",
+    run_dirs: Annotated[list[Path], typer.Argument(
+        metavar="RUN_DIR...", help="Run folder(s) holding config.yaml, metrics.json, predictions.csv.")],
+    compare_out: Annotated[Path | None, typer.Option(
+        "--compare-out",
         help="Folder for the side-by-side comparison (chart, HTML, JSON, Markdown). "
-             "Default with several runs: a 'comparison' folder beside them.",
-    ),
-    title: str = typer.Option(DEFAULT_COMPARISON_TITLE, "--title", help="Title of the comparison chart and page."),
+             "Default with several runs: a 'comparison' folder beside them.")] = None,
+    title: Annotated[str, typer.Option("--title", help="Title of the comparison chart and page.")]
+        = DEFAULT_COMPARISON_TITLE,
 ) -> None:
     """Write figures and a self-contained report.html for each run; with several runs, compare them side by side."""
     from ..report import comparison_rows, write_comparison, write_report

@@ -5,11 +5,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..constants import RESEARCH_DISCLAIMER
-from ._figures import RELIABILITY_BINS, confusion_figure, pr_figure, reliability_figure, roc_figure, save_figure
+from ._figures import (
+    RELIABILITY_BINS,
+    confusion_figure,
+    pr_figure,
+    reliability_figure,
+    roc_figure,
+    save_figure,
+)
 from ._grid import grid_figure, select_panels
 from ._html import png_data_uri, render, write_text_atomic
 from ._run_folder import RunFolder, load_run
-from ._text import LEAK_EXPLANATION, METRIC_LABELS, fmt, fmt_ci, is_number, metric_entry, protocol_description, protocol_title
+from ._text import (
+    LEAK_EXPLANATION,
+    METRIC_LABELS,
+    fmt,
+    fmt_ci,
+    is_number,
+    metric_entry,
+    protocol_description,
+    protocol_title,
+)
 
 FIGURES_DIR = "figures"
 REPORT_FILE = "report.html"

@@ -8,7 +8,7 @@ import csv
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ class Predictions:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def subset(self, mask: np.ndarray) -> "Predictions":
+    def subset(self, mask: np.ndarray) -> Predictions:
         idx = np.flatnonzero(mask)
         return Predictions(
             ids=[self.ids[i] for i in idx],
@@ -85,7 +85,7 @@ class RunFolder:
             if self.metrics.get(key):
                 return str(self.metrics[key])
         mtime = (self.path / METRICS_FILE).stat().st_mtime
-        return datetime.fromtimestamp(mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return datetime.fromtimestamp(mtime, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     def reported_predictions(self) -> tuple[Predictions, str]:
         """Rows the figures use, with a caption note: for repeated protocols only the first repeat,

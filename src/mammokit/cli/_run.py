@@ -1,4 +1,94 @@
-"""CLI: run commands (stub, filled by its owner)."""
+"""CLI: `mammokit run CONFIG.yaml [--set key=value ...] [--out DIR]` and `mammokit evaluate RUN_DIR`."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
 from ._app import app, data_app, users_app  # noqa: F401
+
+
+def _fmt(entry) -> str:
+    if not isinstance(entry, dict) or entry.get("value") is None:
+        return "n/a"
+    ci = entry.get("ci")
+    if ci and None not in ci:
+        return f"{entry['value']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return f"{entry['value']:.3f}"
+
+
+def metrics_table(metrics: dict, title: str) -> Table:
+    """A rich table of the headline metrics (value and 95% patient-bootstrap CI)."""
+    from ..evaluate import SCALAR_METRICS
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value [95% CI, patient bootstrap]")
+    for name in SCALAR_METRICS:
+        label = name.replace("_", " ")
+        if name in ("sensitivity", "specificity"):
+            label += f" ({metrics.get('positive_class', 'positive')})"
+        table.add_row(label, _fmt(metrics["metrics"].get(name)))
+    cal = metrics.get("calibration") or {}
+    if cal.get("before"):
+        table.add_row("Brier before -> after", f"{cal['before']['brier']:.3f} -> {cal['after']['brier']:.3f}")
+        table.add_row("ECE before -> after", f"{cal['before']['ece']:.3f} -> {cal['after']['ece']:.3f}")
+    return table
+
+
+def _print_summary(metrics: dict, run_dir: Path) -> None:
+    console = Console()
+    title = (f"{metrics['name']}: {metrics['protocol']} | {metrics['task']} | {metrics['backbone']} + "
+             f"{metrics['model']} | balance {metrics['balance']} | {metrics['n_test_rows']} test rows")
+    console.print(metrics_table(metrics, title))
+    if metrics.get("leaky"):
+        leak = metrics.get("leak") or {}
+        console.print(
+            f"[bold red]LEAKY protocol:[/] {leak.get('synthetic_test_rows', '?')} of {leak.get('test_rows', '?')} test rows "
+            f"are synthetic ({leak.get('synthetic_test_fraction', 0):.0%}); "
+            f"{leak.get('test_rows_interpolated_from_training_images', '?')} were interpolated from training images; "
+            f"{leak.get('real_test_images_with_other_breast_in_training', '?')} real test images have the other "
+            "breast in training. These figures overstate performance on new patients."
+        )
+    if metrics.get("per_repeat") and len(metrics["per_repeat"]) > 1:
+        mean = metrics.get("per_repeat_mean", {})
+        console.print("per-repeat accuracy: " + ", ".join(f"{r['accuracy']:.3f}" for r in metrics["per_repeat"])
+                      + (f" (mean {mean['accuracy']:.3f})" if mean.get("accuracy") is not None else ""))
+    t = metrics.get("timing_s", {})
+    console.print(f"run folder: {run_dir}   (features {t.get('features', '?')} s, fit+evaluate "
+                  f"{t.get('fit_evaluate', '?')} s)")
+    from ..constants import RESEARCH_DISCLAIMER
+
+    console.print(f"[dim]{RESEARCH_DISCLAIMER}[/]")
+
+
+@app.command("run")
+def run_cmd(
+    config: Path = typer.Argument(..., help="experiment config (YAML), e.g. configs/mias-cv.yaml"),
+    set_: list[str] | None = typer.Option(None, "--set", help="override a config key: key.sub=value (repeatable)"),
+    out: Path | None = typer.Option(None, "--out", help="run folder (default runs/<name>)"),
+    no_report: bool = typer.Option(False, "--no-report", help="skip figures and report.html"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+) -> None:
+    """Run an experiment: features, protocol, metrics with CIs, bundle, report."""
+    from ..experiment import load_config, run_config
+
+    cfg = load_config(config, set_ or [])
+    run_dir = run_config(cfg, out, progress=not quiet, report=not no_report)
+    _print_summary(json.loads((run_dir / "metrics.json").read_text()), run_dir)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    run_dir: Path = typer.Argument(..., help="a run folder written by `mammokit run`"),
+    n_boot: int | None = typer.Option(None, "--n-boot", help="bootstrap samples (default: the run's config)"),
+    write: bool = typer.Option(False, "--write", help="also rewrite the run's metrics.json"),
+) -> None:
+    """Recompute the metrics of a run from its predictions.csv and print the table."""
+    from ..evaluate import evaluate_run
+
+    metrics = evaluate_run(run_dir, n_boot=n_boot, write=write)
+    _print_summary(metrics, run_dir)

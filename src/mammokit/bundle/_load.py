@@ -1,0 +1,202 @@
+"""Load a bundle into a Predictor: image (or path) in, calibrated class probabilities out."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+
+from ..constants import MALIGNANT
+from ..errors import MammokitError, ModelError
+from ..evaluate import Calibrator
+from ..models import DenseHead, logistic_as_module, logistic_from_arrays
+from ..protocols import FittedPipeline
+from ._prediction import Prediction
+from ._save import standardised_distance
+
+
+class _Standardise(nn.Module):
+    """The fitted StandardScaler as a layer (so the torch model takes preprocessed images)."""
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+
+    def forward(self, x):
+        return (x - self.mean) / self.scale
+
+
+class _GlobalAvgPool(nn.Module):
+    def forward(self, x):
+        return x.mean(dim=(2, 3))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{path}: missing from the bundle") from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: unreadable ({exc})") from None
+
+
+def _load_npz(path: Path) -> dict:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise ModelError(f"{path}: missing from the bundle") from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: unreadable ({exc})") from None
+
+
+class Predictor:
+    """A loaded bundle. ``predict(image_or_path)`` returns a Prediction with calibrated probabilities."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise ModelError(f"{self.path}: not a model bundle folder (run `mammokit run` to make one)")
+        m = _read_json(self.path / "manifest.json")
+        if m.get("kind") != "mammokit-bundle":
+            raise ModelError(f"{self.path / 'manifest.json'}: not a mammokit bundle manifest")
+        self.manifest = m
+        self.classes: tuple[str, ...] = tuple(m["classes"])
+        sc = _load_npz(self.path / "scaler.npz")
+        scaler = StandardScaler()
+        scaler.mean_, scaler.scale_, scaler.var_ = sc["mean"], sc["scale"], sc["var"]
+        scaler.n_samples_seen_ = sc["n_samples_seen"]
+        scaler.n_features_in_ = len(sc["mean"])
+        head = m["head"]
+        if head["type"] == "dense_head":
+            try:
+                state_dict = torch.load(self.path / head["file"], map_location="cpu", weights_only=True)
+            except FileNotFoundError:
+                raise ModelError(f"{self.path / head['file']}: missing from the bundle") from None
+            except Exception as exc:  # torch raises many types for a damaged file
+                raise ModelError(f"{self.path / head['file']}: unreadable head weights ({type(exc).__name__})") from None
+            model = DenseHead.from_state(
+                {"state_dict": state_dict, "n_features": head["n_features"], "n_classes": len(self.classes),
+                 "hidden": head["hidden"], "dropout": head["dropout"]}, np.arange(len(self.classes)))
+            self._head_module = model.module_
+        elif head["type"] == "logistic":
+            arr = _load_npz(self.path / head["file"])
+            model = logistic_from_arrays(arr["coef"], arr["intercept"], np.arange(len(self.classes)))
+            self._head_module = logistic_as_module(model)
+        else:
+            raise ModelError(f"{self.path}: unknown head type {head['type']!r}")
+        calibrator = Calibrator.from_dict(_read_json(self.path / "calibrator.json"))
+        self.pipeline = FittedPipeline(len(self.classes), scaler, model, calibrator, m.get("training", {}))
+        self._backbone = None
+        self._torch_model = None
+
+    # -- the backbone (loaded on first image) -----------------------------------------
+    @property
+    def preprocess_config(self):
+        from ..preprocess import PreprocessConfig
+
+        return PreprocessConfig.from_dict(self.manifest["preprocess"])
+
+    def _load_backbone(self):
+        if self._backbone is None:
+            from ..features import load_backbone
+
+            b = self.manifest["backbone"]
+            bb = load_backbone(b["name"], b.get("weights"), int(self.manifest["preprocess"]["size"]))
+            if bb.identity != b["identity"]:
+                raise ModelError(
+                    f"{self.path}: backbone weights differ from the ones the model was trained on "
+                    f"(bundle {b['identity']}, loaded {bb.identity})"
+                )
+            self._backbone = bb
+        return self._backbone
+
+    @property
+    def target_layer(self) -> nn.Module:
+        return self._load_backbone().target_layer
+
+    def torch_model(self) -> nn.Module:
+        """Preprocessed image tensor (N,3,H,W) -> head logits (before prior correction / calibration)."""
+        if self._torch_model is None:
+            bb = self._load_backbone()
+            sc = self.pipeline.scaler
+            self._torch_model = nn.Sequential(bb.module, _GlobalAvgPool(), _Standardise(sc.mean_, sc.scale_),
+                                              self._head_module).eval()
+        return self._torch_model
+
+    # -- prediction ------------------------------------------------------------------
+    def predict_features(self, X) -> np.ndarray:
+        """Calibrated probabilities for pooled feature rows (n, d)."""
+        return self.pipeline.predict_proba(np.atleast_2d(np.asarray(X, dtype=np.float32)))
+
+    def features_of(self, tensor: np.ndarray) -> np.ndarray:
+        """Pooled backbone features of one preprocessed (3,H,W) tensor, exactly as the cache stores them."""
+        from ..features import feature_maps, load_engine
+
+        b = self.manifest["backbone"]
+        self._load_backbone()
+        engine = load_engine(b["name"], b.get("weights"), int(self.manifest["preprocess"]["size"]), "torch")
+        return feature_maps(engine, tensor[None], bool(b.get("tta", False))).mean(axis=(2, 3)).astype(np.float32)
+
+    def _as_image(self, image_or_path):
+        from ..io import Image, ImageMeta, read_image
+
+        if isinstance(image_or_path, Image):
+            return image_or_path, str(image_or_path.meta.path)
+        if isinstance(image_or_path, np.ndarray):
+            px = np.asarray(image_or_path, dtype=np.float32)
+            if px.ndim != 2:
+                raise ModelError(f"image array must be 2-D grey (rows, cols); got shape {px.shape}")
+            if px.max(initial=0) > 1.0:
+                px = px / 255.0 if px.max() <= 255 else px / px.max()
+            return Image(px, ImageMeta(path="<array>", format="array", bits_stored=8)), "<array>"
+        return read_image(image_or_path), str(image_or_path)
+
+    def predict(self, image_or_path, heatmap: bool = False) -> Prediction:
+        from ..preprocess import preprocess
+
+        image, source = self._as_image(image_or_path)
+        pre = preprocess(image, self.preprocess_config)
+        feats = self.features_of(pre.tensor)
+        raw = self.pipeline.proba_raw(feats)[0]
+        proba = self.pipeline.calibrator.transform(raw[None])[0]
+        probs = {c: float(p) for c, p in zip(self.classes, proba)}
+        k = int(np.argmax(proba))
+        notes: list[str] = []
+        ood = self.manifest.get("ood", {})
+        lo, hi = ood.get("mask_fraction_range", (0.0, 1.0))
+        looks_like = lo <= pre.mask_fraction <= hi
+        if not looks_like:
+            notes.append(f"breast mask covers {pre.mask_fraction:.0%} of the image (expected {lo:.0%}-{hi:.0%}): "
+                         "this may not be a mammogram")
+        dist = float(standardised_distance(self.pipeline.scaler.transform(feats))[0])
+        near = dist <= ood.get("threshold", np.inf)
+        if not near:
+            notes.append(f"features are far from the training images (distance {dist:.2f} > "
+                         f"{ood['threshold']:.2f}): the probabilities may be meaningless")
+        heat = None
+        if heatmap:
+            try:
+                from ..explain import gradcam_heatmap
+            except ImportError:
+                notes.append("heatmap unavailable: mammokit.explain is not installed")
+            else:
+                try:
+                    heat = gradcam_heatmap(self.torch_model(), torch.from_numpy(pre.tensor[None]), k, self.target_layer)
+                except MammokitError as exc:
+                    notes.append(f"heatmap unavailable: {exc}")
+        return Prediction(
+            label=self.classes[k], classes=self.classes, probabilities=probs,
+            p_malignant=probs.get(MALIGNANT), view=pre.view, heatmap=heat,
+            in_distribution=bool(looks_like and near), notes=notes,
+            raw_probabilities={c: float(p) for c, p in zip(self.classes, raw)}, source=source,
+        )
+
+
+def load_bundle(path: str | Path) -> Predictor:
+    """The Predictor for bundle folder ``path`` (as written by ``mammokit run``)."""
+    return Predictor(path)

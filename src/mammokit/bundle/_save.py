@@ -1,0 +1,100 @@
+"""Write a model bundle: a folder a later ``load_bundle`` (CLI predict, web app) turns into a Predictor.
+
+Files (no pickle anywhere):
+  manifest.json     what the model is, where it came from, how it was trained and scored
+  head.pt           the dense head's torch state_dict (loaded with weights_only=True), or
+  head.npz          the logistic baseline's coef/intercept
+  scaler.npz        StandardScaler mean/scale (fitted on training rows only)
+  calibrator.json   prior correction + calibration parameters
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..constants import REPO_ROOT, RESEARCH_DISCLAIMER
+from ..models import DenseHead
+from ..protocols import FittedPipeline
+
+BUNDLE_FORMAT = 1
+# A feature vector further than this many times the training set's 99th-percentile
+# standardised distance is flagged as out of distribution.
+OOD_FACTOR = 1.5
+# Share of the image inside the breast mask expected of a mammogram.
+MASK_FRACTION_RANGE = (0.03, 0.97)
+
+
+def git_commit() -> str | None:
+    """The repository commit (with "+dirty" when files differ), or None outside a checkout."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        if not sha:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def standardised_distance(Z: np.ndarray) -> np.ndarray:
+    """Root-mean-square z-score per row: how far a feature vector is from the training mean."""
+    Z = np.asarray(Z, dtype=np.float64)
+    return np.sqrt(np.mean(Z**2, axis=1))
+
+
+def save_bundle(path: str | Path, pipe: FittedPipeline, *, X_train: np.ndarray, classes, task: str,
+                features: dict, preprocess: dict, backbone_identity: str, dataset: dict, seed: int,
+                metrics_summary: dict | None = None, trained_on: str = "", protocol: str = "") -> Path:
+    """Write ``pipe`` (scaler + model + calibrator) and its manifest to folder ``path``."""
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    if isinstance(pipe.model, DenseHead):
+        state = pipe.model.state()
+        torch.save(state["state_dict"], out / "head.pt")
+        head = {"file": "head.pt", "type": "dense_head", "n_features": state["n_features"],
+                "hidden": state["hidden"], "dropout": state["dropout"]}
+    else:
+        np.savez(out / "head.npz", coef=pipe.model.coef_, intercept=pipe.model.intercept_)
+        head = {"file": "head.npz", "type": "logistic", "n_features": int(pipe.model.coef_.shape[1])}
+    sc = pipe.scaler
+    np.savez(out / "scaler.npz", mean=sc.mean_, scale=sc.scale_, var=sc.var_, n_samples_seen=sc.n_samples_seen_)
+    (out / "calibrator.json").write_text(json.dumps(pipe.calibrator.to_dict(), indent=2))
+    d = standardised_distance(sc.transform(np.asarray(X_train, dtype=np.float32)))
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "kind": "mammokit-bundle",
+        "disclaimer": RESEARCH_DISCLAIMER,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "mammokit_version": __version__,
+        "git_commit": git_commit(),
+        "task": task,
+        "classes": list(classes),
+        "label_map": {c: k for k, c in enumerate(classes)},
+        "positive_class": classes[-1],
+        "model_type": head["type"],
+        "head": head,
+        "backbone": {"name": features["backbone"], "weights": features.get("weights"),
+                     "identity": backbone_identity, "tta": bool(features.get("tta", False))},
+        "preprocess": dict(preprocess),
+        "calibration": pipe.calibrator.to_dict()["fitted_method"],
+        "dataset": dataset,
+        "seed": int(seed),
+        "protocol": protocol,
+        "trained_on": trained_on,
+        "training": {k: v for k, v in pipe.info.items() if k != "calibration"},
+        "metrics": metrics_summary or {},
+        "ood": {"distance": "rms standardised feature distance",
+                "train_q50": float(np.quantile(d, 0.5)), "train_q99": float(np.quantile(d, 0.99)),
+                "train_max": float(d.max()), "threshold": float(OOD_FACTOR * np.quantile(d, 0.99)),
+                "mask_fraction_range": list(MASK_FRACTION_RANGE)},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return out

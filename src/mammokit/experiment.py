@@ -1,0 +1,251 @@
+"""Run one configured experiment end to end and write its run folder.
+
+    cfg = load_config("configs/mias-cv.yaml", ["protocol.repeats=1"])
+    run_dir = run_config(cfg, "runs/mias-cv")
+
+data set -> task targets -> cached deep features -> protocol (balance, head, calibration)
+-> metrics with patient-bootstrap CIs -> config.yaml, metrics.json, predictions.csv, bundle/,
+then the report (figures + report.html) when mammokit.report is available.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from . import __version__
+from .constants import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, RESEARCH_DISCLAIMER, TASKS
+from .errors import ConfigError, InputFileError
+
+DEFAULTS: dict = {
+    "name": "experiment",
+    "dataset": {"name": "mias", "data": None},
+    "task": "3class",
+    "features": {"backbone": "efficientnet_lite2", "weights": None, "size": None, "mode": None, "tta": False,
+                 "batch_size": 16, "cache_dir": None},
+    "balance": "smote",
+    "model": {"type": "dense_head", "epochs": 100, "patience": 10, "lr": 1e-3, "batch_size": 32,
+              "val_fraction": 0.2, "weight_decay": 0.0, "C": 1.0},
+    "protocol": {"name": "cv", "folds": 5, "repeats": 3, "test_size": 0.2},
+    "calibration": {"method": "temperature", "fraction": 0.2, "prior_correction": True},
+    "bootstrap": {"n": 1000, "level": 0.95},
+    "seed": 0,
+}
+# Sections that are plain values, not mappings.
+_SCALARS = ("name", "task", "balance", "seed")
+
+
+def _merge(base: dict, update: dict, where: str = "") -> dict:
+    """Deep-merge ``update`` into a copy of ``base``; keys base lacks are an error."""
+    out = copy.deepcopy(base)
+    unknown = [k for k in update if k not in base]
+    if unknown:
+        names = ", ".join(f"{where}{k}" for k in unknown)
+        raise ConfigError(f"unknown config key(s): {names} (known: {', '.join(where + k for k in base)})")
+    for k, v in update.items():
+        if isinstance(base[k], dict):
+            if not isinstance(v, dict):
+                raise ConfigError(f"config key {where}{k} must be a mapping, got {v!r}")
+            out[k] = _merge(base[k], v, f"{where}{k}.")
+        else:
+            out[k] = v
+    return out
+
+
+def _parse_override(item: str) -> dict:
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected key.sub=value")
+    key, value = item.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"--set {item!r}: empty key")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    node: dict = {}
+    cur = node
+    for p in parts[:-1]:
+        cur[p] = {}
+        cur = cur[p]
+    cur[parts[-1]] = parsed
+    return node
+
+
+def _validate(cfg: dict) -> dict:
+    from .balance import BALANCE_METHODS
+    from .evaluate import CALIBRATION_METHODS
+    from .models import MODEL_TYPES
+    from .protocols import PROTOCOLS
+
+    checks = [("task", cfg["task"], TASKS), ("balance", cfg["balance"], BALANCE_METHODS),
+              ("model.type", cfg["model"]["type"], MODEL_TYPES), ("protocol.name", cfg["protocol"]["name"], PROTOCOLS),
+              ("calibration.method", cfg["calibration"]["method"], CALIBRATION_METHODS)]
+    for key, value, allowed in checks:
+        if value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(allowed)}")
+    try:
+        cfg["seed"] = int(cfg["seed"])
+        ts = float(cfg["protocol"]["test_size"])
+        folds, repeats = int(cfg["protocol"]["folds"]), int(cfg["protocol"]["repeats"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"seed/protocol numbers must be numbers ({exc})") from None
+    if not 0 < ts < 1 or folds < 2 or repeats < 1:
+        raise ConfigError("protocol: need 0 < test_size < 1, folds >= 2, repeats >= 1")
+    if not str(cfg["name"]).strip() or "/" in str(cfg["name"]):
+        raise ConfigError(f"name: {cfg['name']!r} must be a plain folder name")
+    return cfg
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> dict:
+    """Read a YAML config over the defaults and apply ``key.sub=value`` overrides (values parsed as YAML)."""
+    cfg = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise InputFileError(p, "config file not found")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: a config must be a mapping of keys")
+        cfg = _merge(cfg, data)
+        if "name" not in data:
+            cfg["name"] = p.stem
+    for item in overrides or []:
+        cfg = _merge(cfg, _parse_override(item))
+    return _validate(cfg)
+
+
+def _features(cfg: dict, records, progress: bool):
+    from .features import extract_features, load_backbone, resolve_preprocess
+
+    f = cfg["features"]
+    # size null: the paper's 224 px for resnet50, 384 px for the EfficientNet-Lite backbones
+    size = f["size"] if f["size"] is not None else (224 if f["backbone"] == "resnet50" else 384)
+    pre = resolve_preprocess(f["backbone"], None, size=size, mode=f["mode"])
+    bb = load_backbone(f["backbone"], f["weights"], pre.size)  # fails early, before any image is read
+    fs = extract_features(records, backbone=f["backbone"], weights=f["weights"], preprocess=pre,
+                          cache_dir=f["cache_dir"] or DEFAULT_CACHE_DIR, batch_size=int(f["batch_size"]),
+                          tta=bool(f["tta"]), progress=progress)
+    return fs, pre, bb
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if np.isnan(o) else float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o).__name__)
+
+
+def _nan_to_none(o):
+    if isinstance(o, float) and o != o:
+        return None
+    if isinstance(o, dict):
+        return {k: _nan_to_none(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_nan_to_none(v) for v in o]
+    return o
+
+
+def build_metrics(cfg: dict, result, classes, *, n_images: int, n_patients: int, timing: dict,
+                  feature_stats: dict | None = None) -> dict:
+    """metrics.json content for a protocol result (see docs/architecture.md)."""
+    from .bundle import git_commit
+    from .evaluate import calibration_report, mean_of_repeats, per_repeat_metrics, summarize
+
+    b = cfg["bootstrap"]
+    headline = summarize(result.y_true, result.proba, result.patients, classes, n_boot=int(b["n"]),
+                         seed=cfg["seed"], level=float(b["level"]))
+    per_repeat = per_repeat_metrics(result.y_true, result.proba, result.repeats, classes)
+    cal_method = result.final.calibrator.to_dict()["fitted_method"]
+    return _nan_to_none({
+        "name": cfg["name"], "protocol": result.protocol, "task": cfg["task"], "classes": list(classes),
+        "positive_class": classes[-1], "leaky": bool(result.leaky), "leak": result.leak,
+        "seed": cfg["seed"], "n_images": int(n_images), "n_patients": int(n_patients),
+        "n_test_rows": len(result.y_true),
+        "model": cfg["model"]["type"], "backbone": cfg["features"]["backbone"], "balance": cfg["balance"],
+        "metrics": headline,
+        "calibration": calibration_report(result.y_true, result.proba_raw, result.proba,
+                                          cfg["calibration"]["method"] if cal_method != "none" else "none"),
+        "per_repeat": per_repeat,
+        "per_repeat_mean": mean_of_repeats(per_repeat),
+        "protocol_description": result.description,
+        "leak_check": result.leak_check,
+        "bundle": {"trained_on": result.final_note},
+        "fits": [{k: v for k, v in f.items() if k != "calibration"} for f in result.fits],
+        "features": feature_stats or {},
+        "timing_s": timing,
+        "git_commit": git_commit(),
+        "mammokit_version": __version__,
+        "disclaimer": RESEARCH_DISCLAIMER,
+    })
+
+
+def run_config(config: dict, out_dir: str | Path | None = None, *, progress: bool = True,
+               report: bool = True) -> Path:
+    """Run ``config`` (as from ``load_config``) and write the run folder; returns its path."""
+    from .bundle import save_bundle
+    from .datasets import load_dataset, task_targets
+    from .evaluate import PredictionTable, write_predictions
+    from .protocols import ProtocolData, run_protocol
+
+    cfg = _validate(copy.deepcopy(config))
+    out = Path(out_dir) if out_dir is not None else DEFAULT_RUNS_DIR / cfg["name"]
+    t0 = time.perf_counter()
+    records = load_dataset(cfg["dataset"]["name"], cfg["dataset"]["data"])
+    td = task_targets(records, cfg["task"])
+    used = [records[i] for i in td.indices]
+    fs, pre, bb = _features(cfg, used, progress)
+    t_feat = time.perf_counter() - t0
+    data = ProtocolData(fs.X, td.y, np.asarray(td.groups, dtype=str), [r.id for r in used],
+                        [str(r.path) for r in used], td.classes)
+    t1 = time.perf_counter()
+    result = run_protocol(cfg["protocol"]["name"], data, cfg)
+    t_fit = time.perf_counter() - t1
+    timing = {"features": round(t_feat, 2), "fit_evaluate": round(t_fit, 2)}
+    metrics = build_metrics(cfg, result, td.classes, n_images=len(used), n_patients=len(set(data.groups)),
+                            timing=timing, feature_stats={k: v for k, v in fs.stats.items()})
+    metrics["timing_s"]["total"] = round(time.perf_counter() - t0, 2)
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    write_predictions(out / "predictions.csv", PredictionTable(
+        ids=result.ids, patients=result.patients, repeats=result.repeats, folds=result.folds,
+        synthetic=result.synthetic, paths=result.paths, y_true=result.y_true, proba=result.proba,
+        proba_raw=result.proba_raw, classes=td.classes, extra=result.extra))
+    # The bundle's out-of-distribution reference: the real training images of the final model.
+    X_ref = data.X if result.protocol != "module2" else data.X[np.isin(data.groups, result.patients, invert=True)]
+    summary = {k: metrics["metrics"][k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "macro_roc_auc",
+                                                  "sensitivity", "specificity")}
+    save_bundle(out / "bundle", result.final, X_train=X_ref, classes=td.classes, task=cfg["task"],
+                features=cfg["features"], preprocess=pre.as_dict(), backbone_identity=bb.identity,
+                dataset={"name": cfg["dataset"]["name"], "data": str(cfg["dataset"]["data"] or "default"),
+                         "n_images": len(used), "n_patients": len(set(data.groups))},
+                seed=cfg["seed"], metrics_summary={"protocol": result.protocol, "leaky": result.leaky, **summary},
+                trained_on=result.final_note, protocol=result.protocol)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+    if report:
+        _write_report(out)
+    return out
+
+
+def _write_report(out: Path) -> None:
+    """Figures + report.html through mammokit.report, when that package provides write_report."""
+    try:
+        from .report import write_report
+    except ImportError:
+        return
+    try:
+        write_report(out)
+    except Exception as exc:  # the run's own files are written; a report failure must not hide them
+        print(f"mammokit: warning: report for {out} failed: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -1,0 +1,214 @@
+"""Save / load the lesion model as a bundle folder (no pickle) and predict one image with a heatmap.
+
+Files: manifest.json (kind mammokit-bundle, model_type lesion, settings, backbone identity, data set,
+commit, cross-validated metrics), cells.npz (linear cell classifiers per input size), aggregator.npz.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ... import __version__
+from ...constants import MALIGNANT, RESEARCH_DISCLAIMER
+from ...errors import ModelError
+from ...preprocess import Geometry
+from ._heatmap import heatmap_view, peak_original, resize_grid
+from ._maps import CellMaps, ScaleMap, maps_for_image
+from ._model import Aggregator, CellModels, LesionModel, LesionSettings
+
+try:  # the bundle package re-exports Prediction once its owner fills __init__
+    from ...bundle import Prediction
+except ImportError:  # pragma: no cover - depends on the bundle package's state
+    from ...bundle._prediction import Prediction
+
+MODEL_TYPE = "lesion"
+BUNDLE_FORMAT = 1
+MASK_FRACTION_RANGE = (0.03, 0.97)
+
+
+@dataclass
+class LesionPrediction(Prediction):
+    """A Prediction plus where the heatmap sits in the original image."""
+
+    geometry: Geometry | None = None  # model view <-> original pixels (geometry.to_original(x, y))
+    peak: tuple[float, float] | None = None  # the heatmap's highest peak, ORIGINAL pixels (x, y)
+    extra_views: dict = field(default_factory=dict)
+
+    def heatmap_original(self) -> np.ndarray | None:
+        """The heatmap warped back onto the original image grid (rows, cols), zero outside the crop."""
+        if self.heatmap is None or self.geometry is None:
+            return None
+        return view_to_original(self.heatmap, self.geometry)
+
+    def as_dict(self) -> dict:
+        d = super().as_dict()
+        d["heatmap_peak_original_xy"] = None if self.peak is None else [round(v, 1) for v in self.peak]
+        return d
+
+
+def view_to_original(view_map: np.ndarray, g: Geometry) -> np.ndarray:
+    """Map a (size, size) array over the model view onto the original image (rows, cols)."""
+    import cv2
+
+    rows, cols = g.original_shape
+    r0, r1, c0, c1 = g.box
+    h, w = r1 - r0, c1 - c0
+    nh, nw = max(1, round(h * g.scale)), max(1, round(w * g.scale))
+    inner = view_map[g.pad[0]: g.pad[0] + nh, g.pad[1]: g.pad[1] + nw].astype(np.float32)
+    crop = cv2.resize(inner, (w, h), interpolation=cv2.INTER_LINEAR)
+    if g.flipped:
+        crop = crop[:, ::-1]
+    out = np.zeros((rows, cols), np.float32)
+    out[r0:r1, c0:c1] = crop
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        from ...bundle._save import git_commit
+
+        return git_commit()
+    except ImportError:  # pragma: no cover
+        return None
+
+
+def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, seed: int,
+                       metrics_summary: dict | None = None, trained_on: str = "") -> Path:
+    if model.cells is None or model.aggregator is None:
+        raise ModelError("lesion model: nothing to save (fit it first)")
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    s = model.settings
+    from ...features import load_backbone
+
+    manifest = {
+        "kind": "mammokit-bundle", "format": BUNDLE_FORMAT, "model_type": MODEL_TYPE,
+        "mammokit_version": __version__, "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "commit": _git_commit(), "classes": list(model.classes), "task": "3class", "positive_class": MALIGNANT,
+        "settings": s.as_dict(),
+        "backbone": {"name": s.backbone, "weights": s.weights,
+                     "identity": {str(sz): load_backbone(s.backbone, s.weights, sz).identity for sz in s.sizes}},
+        "preprocess": {"sizes": list(s.sizes), "mode": "imagenet", "crop": True, "orient": True},
+        "dataset": dataset, "seed": seed, "trained_on": trained_on, "metrics": metrics_summary or {},
+        "ood": {"mask_fraction_range": list(MASK_FRACTION_RANGE)},
+        "heatmap": "P(lesion) of every feature-map cell (mean of the input sizes' logits), bilinear over the "
+                   "largest input view; prediction.geometry maps view pixels to the original image",
+        "disclaimer": RESEARCH_DISCLAIMER,
+    }
+    np.savez(out / "cells.npz", **model.cells.to_arrays())
+    arrays = {}
+    for name, agg in (("pair", model.aggregator), ("single", model.aggregator_single)):
+        for k in ("mean", "scale", "coef", "intercept"):
+            arrays[f"{name}_{k}"] = getattr(agg, k)
+    np.savez(out / "aggregator.npz", **arrays)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    return out
+
+
+def _npz(path: Path) -> dict:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise ModelError(f"{path}: missing from the bundle") from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: unreadable ({exc})") from None
+
+
+class LesionPredictor:
+    """A loaded lesion bundle: ``predict(image)`` gives image-level probabilities and a lesion heatmap."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            m = json.loads((self.path / "manifest.json").read_text())
+        except FileNotFoundError:
+            raise ModelError(f"{self.path / 'manifest.json'}: missing (not a model bundle folder)") from None
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{self.path / 'manifest.json'}: unreadable ({exc})") from None
+        if m.get("kind") != "mammokit-bundle" or m.get("model_type") != MODEL_TYPE:
+            raise ModelError(f"{self.path / 'manifest.json'}: not a lesion-model bundle")
+        self.manifest = m
+        self.classes: tuple[str, ...] = tuple(m["classes"])
+        settings = LesionSettings.from_dict(m["settings"])
+        try:
+            cells = CellModels.from_arrays(_npz(self.path / "cells.npz"), settings.sizes)
+            a = _npz(self.path / "aggregator.npz")
+            aggs = {n: Aggregator(a[f"{n}_mean"], a[f"{n}_scale"], a[f"{n}_coef"], a[f"{n}_intercept"])
+                    for n in ("pair", "single")}
+        except KeyError as exc:
+            raise ModelError(f"{self.path}: bundle arrays incomplete (missing {exc})") from None
+        self.model = LesionModel(settings, cells, aggs["pair"], aggs["single"], self.classes)
+        self.target_layer = None
+
+    def torch_model(self):
+        raise ModelError(f"{self.path}: the lesion model makes its own heatmap (predict(..., heatmap=True)); "
+                         "Grad-CAM does not apply")
+
+    def _as_image(self, image_or_path):
+        from ...io import Image, ImageMeta, read_image
+
+        if isinstance(image_or_path, Image):
+            return image_or_path, str(image_or_path.meta.path)
+        if isinstance(image_or_path, np.ndarray):
+            px = np.asarray(image_or_path, dtype=np.float32)
+            if px.ndim != 2:
+                raise ModelError(f"image array must be 2-D grey (rows, cols); got shape {px.shape}")
+            if px.max(initial=0) > 1.0:
+                px = px / 255.0 if px.max() <= 255 else px / px.max()
+            return Image(px, ImageMeta(path="<array>", format="array", bits_stored=8)), "<array>"
+        return read_image(image_or_path), str(image_or_path)
+
+    def _maps(self, image) -> tuple[CellMaps, np.ndarray]:
+        s = self.model.settings
+        scales, views = maps_for_image(image, backbone=s.backbone, weights=s.weights, sizes=s.sizes)
+        from ...features import load_backbone
+
+        for sz in s.sizes:
+            ident = load_backbone(s.backbone, s.weights, sz).identity
+            want = self.manifest["backbone"]["identity"].get(str(sz))
+            if want and ident != want:
+                raise ModelError(f"{self.path}: backbone weights differ from training (bundle {want}, loaded {ident})")
+        return CellMaps("image", scales), views[max(s.sizes)]
+
+    def predict(self, image_or_path, heatmap: bool = True, pair=None) -> LesionPrediction:
+        """``pair``: optionally the other breast of the same woman (path, Image or array); with it the
+        contralateral comparison is used, without it the single-breast aggregator."""
+        image, source = self._as_image(image_or_path)
+        maps, view = self._maps(image)
+        batch = [maps]
+        pairs = [None]
+        notes: list[str] = []
+        if pair is not None:
+            pmaps, _ = self._maps(self._as_image(pair)[0])
+            batch, pairs = [maps, pmaps], [1, 0]
+        elif self.model.settings.contralateral:
+            notes.append("scored without the other breast (no pair given): single-breast aggregator")
+        P, A, _, K = self.model.predict(batch, pairs)
+        proba = P[0]
+        s = self.model.settings
+        mask = K[0] >= s.min_breast
+        finest: ScaleMap = maps.finest
+        heat = heatmap_view(A[0], K[0], finest.size) if heatmap else None
+        frac = float(resize_grid(K[0], (64, 64)).mean())
+        lo, hi = self.manifest.get("ood", {}).get("mask_fraction_range", MASK_FRACTION_RANGE)
+        looks_like = lo <= frac <= hi
+        if not looks_like:
+            notes.append(f"breast mask covers {frac:.0%} of the model view (expected {lo:.0%}-{hi:.0%}): "
+                         "this may not be a mammogram")
+        probs = {c: float(p) for c, p in zip(self.classes, proba)}
+        k = int(np.argmax(proba))
+        return LesionPrediction(
+            label=self.classes[k], classes=self.classes, probabilities=probs, p_malignant=probs.get(MALIGNANT),
+            view=view, heatmap=heat, in_distribution=bool(looks_like), notes=notes,
+            raw_probabilities=dict(probs), source=source, geometry=finest.geometry,
+            peak=peak_original(A[0], mask, finest.geometry),
+        )
+
+
+def load_lesion_bundle(path: str | Path) -> LesionPredictor:
+    return LesionPredictor(path)

@@ -1,0 +1,317 @@
+"""The lesion-aware image model: linear cell classifiers on feature-map cells -> heatmaps -> a small
+aggregator that turns heatmap evidence into normal / benign / malignant probabilities.
+
+Every fitted part is linear in the cell features (standardise -> PCA -> logistic collapses to one weight
+vector), so applying it to every cell of every image is one tensor contraction per input size.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold
+
+from ...constants import BASE_LABELS
+from ...datasets import Record
+from ...errors import ConfigError, DatasetError
+from ._aggregate import AGGREGATIONS, IMAGE_FEATURES, image_features
+from ._heatmap import combine_scales
+from ._maps import CellMaps, check_sizes
+from ._patches import NEGATIVE, training_cells
+
+BALANCES = ("none", "class_weight", "smote", "random_oversample")
+
+
+@dataclass
+class LesionSettings:
+    backbone: str = "efficientnet_lite0"
+    weights: str | None = None
+    sizes: tuple[int, ...] = (512, 768)
+    pca: int = 64  # cell features are projected to this many components (0: none) before the logistic fit
+    C: float = 0.05  # inverse L2 strength of the cell classifiers
+    balance: str = "class_weight"  # how the rare lesion cells are balanced: none | class_weight | smote | random_oversample
+    negatives_per_image: int = 24
+    hard_negatives_per_image: int = 4  # top-scoring normal-tissue cells of each normal training image, second round
+    min_breast: float = 0.5
+    margin_cells: float = 1.0
+    top_k: int = 3
+    aggregation: str = "learned"
+    image_features: tuple[str, ...] = IMAGE_FEATURES
+    contralateral: bool = True
+    inner_folds: int = 3  # the aggregator learns from out-of-fold heatmaps of the training images
+    aggregator_C: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        self.sizes = check_sizes(self.sizes)
+        self.image_features = tuple(self.image_features)
+        if self.balance not in BALANCES:
+            raise ConfigError(f"lesion.balance: {self.balance!r} is not one of {', '.join(BALANCES)}")
+        if self.aggregation not in AGGREGATIONS:
+            raise ConfigError(f"lesion.aggregation: {self.aggregation!r} is not one of {', '.join(AGGREGATIONS)}")
+        unknown = [f for f in self.image_features if f not in IMAGE_FEATURES]
+        if unknown or not self.image_features:
+            raise ConfigError(f"lesion.image_features: unknown {unknown}; choose from {', '.join(IMAGE_FEATURES)}")
+        if self.inner_folds < 2:
+            raise ConfigError("lesion.inner_folds must be at least 2")
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> LesionSettings:
+        d = dict(d or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"lesion: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**d)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["sizes"], d["image_features"] = list(self.sizes), list(self.image_features)
+        return d
+
+
+@dataclass
+class LinearCellClassifier:
+    """score(cell) = w . x + b on raw cell features (standardise, PCA and logistic folded together)."""
+
+    w: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    b: float = 0.0
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray, *, n_components: int, C: float, balance: str, seed: int,
+            basis: tuple | None = None) -> tuple[LinearCellClassifier, tuple]:
+        X = np.asarray(X, np.float32)
+        if basis is None:
+            mu, sd = X.mean(0), X.std(0) + 1e-6
+            Z = (X - mu) / sd
+            if n_components and n_components < min(Z.shape):
+                pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(Z)
+                P = pca.components_.T.astype(np.float32)
+            else:
+                P = np.eye(X.shape[1], dtype=np.float32)
+            T = Z @ P
+            basis = (mu, sd, P, T.mean(0), T.std(0) + 1e-6)
+        mu, sd, P, tmu, tsd = basis
+        T = ((X - mu) / sd @ P - tmu) / tsd
+        yy = np.asarray(y).astype(int)
+        if balance in ("smote", "random_oversample"):
+            from ...balance import make_sampler
+
+            T, yy = make_sampler(balance, yy, random_state=seed).fit_resample(T, yy)
+        lr = LogisticRegression(C=C, class_weight="balanced" if balance == "class_weight" else None, max_iter=2000)
+        lr.fit(T, yy)
+        coef = lr.coef_[0] / tsd
+        w = (P @ coef) / sd
+        b = float(lr.intercept_[0] - coef @ tmu - w @ mu)
+        return cls(w.astype(np.float32), b), basis
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """(N, C, h, w) or (C, h, w) or (n, C) rows -> logits with the channel axis contracted."""
+        f = np.asarray(features)
+        if f.ndim == 2:
+            return f.astype(np.float32) @ self.w + self.b
+        axis = f.ndim - 3
+        return np.tensordot(f.astype(np.float32), self.w, axes=([axis], [0])) + self.b
+
+
+def _stack(maps: Sequence[CellMaps], size: int) -> np.ndarray:
+    return np.stack([m.scales[size].features for m in maps])
+
+
+@dataclass
+class CellModels:
+    """Per input size: lesion-vs-normal-tissue and malignant-vs-benign-lesion cell classifiers."""
+
+    abnormal: dict[int, LinearCellClassifier]
+    malignant: dict[int, LinearCellClassifier]
+
+    @classmethod
+    def fit(cls, records: Sequence[Record], maps: Sequence[CellMaps], train_index: Sequence[int],
+            s: LesionSettings, seed: int) -> CellModels:
+        abn, mal = {}, {}
+        train_index = sorted(int(i) for i in train_index)
+        normal_train = [i for i in train_index if not records[i].lesions]
+        for size in s.sizes:
+            cells, grids = training_cells(records, maps, train_index, size, negatives_per_image=s.negatives_per_image,
+                                          seed=seed, min_breast=s.min_breast, margin_cells=s.margin_cells)
+            clf, basis = LinearCellClassifier.fit(cells.X, cells.y, n_components=s.pca, C=s.C, balance=s.balance,
+                                                  seed=seed)
+            X, y = cells.X, cells.y
+            if s.hard_negatives_per_image and normal_train:
+                hard = []
+                for i in normal_train:  # hard negatives: the normal tissue this round mistakes most for lesion
+                    fm = maps[i].scales[size].features
+                    cand = np.argwhere(grids[i] == NEGATIVE)
+                    if not len(cand):
+                        continue
+                    feats = fm[:, cand[:, 0], cand[:, 1]].T.astype(np.float32)
+                    top = np.argsort(clf.score(feats))[::-1][: s.hard_negatives_per_image]
+                    hard.append(feats[top])
+                if hard:
+                    X = np.concatenate([X, *hard])
+                    y = np.concatenate([y, np.zeros(sum(len(h) for h in hard), y.dtype)])
+                    clf, _ = LinearCellClassifier.fit(X, y, n_components=s.pca, C=s.C, balance=s.balance, seed=seed,
+                                                      basis=basis)
+            abn[size] = clf
+            pos = cells.y == 1
+            ym = cells.malignant[pos].astype(int)
+            if len(np.unique(ym)) == 2:
+                mal[size], _ = LinearCellClassifier.fit(cells.X[pos], ym, n_components=min(s.pca or 32, 32),
+                                                        C=s.C, balance="class_weight", seed=seed)
+            else:  # a fold without one severity: no malignancy evidence, constant score
+                mal[size] = LinearCellClassifier(np.zeros(cells.X.shape[1], np.float32), 0.0)
+        return cls(abn, mal)
+
+    def grids(self, maps: Sequence[CellMaps]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(abnormal logits, malignant logits, breast mask) on the finest grid, (N, h, w) each."""
+        finest = max(self.abnormal)
+        shape = maps[0].scales[finest].features.shape[-2:]
+        per_a, per_m = [], []
+        for size in sorted(self.abnormal):
+            F = _stack(maps, size)
+            per_a.append(self.abnormal[size].score(F))
+            per_m.append(self.malignant[size].score(F))
+        a = np.stack([combine_scales([g[n] for g in per_a], shape) for n in range(len(maps))])
+        m = np.stack([combine_scales([g[n] for g in per_m], shape) for n in range(len(maps))])
+        mask = np.stack([mp.scales[finest].mask for mp in maps])
+        return a, m, mask
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        out = {}
+        for head, d in (("abnormal", self.abnormal), ("malignant", self.malignant)):
+            for size, clf in d.items():
+                out[f"{head}_{size}_w"] = clf.w
+                out[f"{head}_{size}_b"] = np.asarray([clf.b], np.float32)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], sizes: Sequence[int]) -> CellModels:
+        heads = {}
+        for head in ("abnormal", "malignant"):
+            heads[head] = {int(s): LinearCellClassifier(np.asarray(arrays[f"{head}_{s}_w"], np.float32),
+                                                        float(arrays[f"{head}_{s}_b"][0])) for s in sizes}
+        return cls(heads["abnormal"], heads["malignant"])
+
+
+def pair_index(records: Sequence[Record]) -> list[int | None]:
+    """For each record, the position of the other breast of the same woman (None if absent or ambiguous)."""
+    by_patient: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        by_patient.setdefault(r.patient, []).append(i)
+    out: list[int | None] = []
+    for i, r in enumerate(records):
+        others = [j for j in by_patient[r.patient] if j != i]
+        out.append(others[0] if len(others) == 1 else None)
+    return out
+
+
+def feature_matrix(abn: np.ndarray, mal: np.ndarray, mask: np.ndarray, pairs: Sequence[int | None],
+                   s: LesionSettings) -> np.ndarray:
+    """Aggregator inputs for N images; ``pairs`` index into the same arrays (None: no pair there)."""
+    rows = []
+    for n in range(len(abn)):
+        m = mask[n] >= s.min_breast
+        j = pairs[n]
+        pair = (abn[j], mask[j] >= s.min_breast) if (s.contralateral and j is not None) else None
+        rows.append(image_features(abn[n], mal[n], m, s.top_k, pair))
+    cols = [IMAGE_FEATURES.index(f) for f in s.image_features]
+    return np.asarray(rows)[:, cols]
+
+
+@dataclass
+class Aggregator:
+    """Standardise + multinomial logistic regression on image features (real class prior, no resampling,
+    so the probabilities keep the data set's frequencies)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray  # (K, d)
+    intercept: np.ndarray  # (K,)
+
+    @classmethod
+    def fit(cls, F: np.ndarray, y: np.ndarray, n_classes: int, C: float) -> Aggregator:
+        mean, scale = F.mean(0), F.std(0) + 1e-6
+        Z = (F - mean) / scale
+        lr = LogisticRegression(C=C, max_iter=5000).fit(Z, y)
+        coef = np.zeros((n_classes, F.shape[1]))
+        inter = np.full(n_classes, -30.0)  # a class absent from training gets ~zero probability
+        if n_classes == 2 or len(lr.classes_) == 2:
+            # sklearn's binary model: one row for classes_[1]; spread as softmax logits
+            full = np.zeros((len(lr.classes_), F.shape[1]))
+            full[1] = lr.coef_[0]
+            fint = np.asarray([0.0, lr.intercept_[0]])
+        else:
+            full, fint = lr.coef_, lr.intercept_
+        for k, c in enumerate(lr.classes_):
+            coef[int(c)], inter[int(c)] = full[k], fint[k]
+        return cls(mean, scale, coef, inter)
+
+    def predict_proba(self, F: np.ndarray) -> np.ndarray:
+        z = ((F - self.mean) / self.scale) @ self.coef.T + self.intercept
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def base_targets(records: Sequence[Record]) -> np.ndarray:
+    """normal / benign / malignant as 0 / 1 / 2."""
+    try:
+        return np.asarray([BASE_LABELS.index(r.label) for r in records], np.int64)
+    except ValueError:
+        bad = next(r for r in records if r.label not in BASE_LABELS)
+        raise DatasetError(f"{bad.path}: label {bad.label!r}; the lesion model needs normal/benign/malignant") from None
+
+
+@dataclass
+class LesionModel:
+    """Fitted cell models + aggregators (with and without the other breast)."""
+
+    settings: LesionSettings
+    cells: CellModels | None = None
+    aggregator: Aggregator | None = None
+    aggregator_single: Aggregator | None = None  # used when an image comes without its pair
+    classes: tuple[str, ...] = BASE_LABELS
+
+    def fit(self, records: Sequence[Record], maps: Sequence[CellMaps], train_index: Sequence[int],
+            seed: int | None = None) -> LesionModel:
+        """Fit on ``train_index`` only. The aggregator learns from heatmaps of training images made by cell
+        models that did not see them (inner patient-grouped folds), so it meets test-like evidence."""
+        s = self.settings
+        seed = s.seed if seed is None else seed
+        train = np.asarray(sorted(int(i) for i in train_index))
+        y = base_targets([records[i] for i in train])
+        groups = np.asarray([records[i].patient for i in train])
+        self.cells = CellModels.fit(records, maps, train, s, seed)
+        finest = max(s.sizes)
+        h, w = maps[0].scales[finest].features.shape[-2:]
+        A, M, K = np.zeros((len(train), h, w)), np.zeros((len(train), h, w)), np.zeros((len(train), h, w))
+        inner = StratifiedGroupKFold(n_splits=s.inner_folds, shuffle=True, random_state=seed + 7)
+        for tr, va in inner.split(np.zeros(len(train)), y, groups):
+            cm = CellModels.fit(records, maps, train[tr], s, seed)
+            a, m, k = cm.grids([maps[i] for i in train[va]])
+            A[va], M[va], K[va] = a, m, k
+        pos = {int(i): n for n, i in enumerate(train)}
+        pairs = [pos.get(p) if p is not None else None for p in (pair_index(records)[i] for i in train)]
+        F = feature_matrix(A, M, K, pairs, s)
+        self.aggregator = Aggregator.fit(F, y, len(self.classes), s.aggregator_C)
+        F1 = feature_matrix(A, M, K, [None] * len(train), s)
+        self.aggregator_single = Aggregator.fit(F1, y, len(self.classes), s.aggregator_C)
+        return self
+
+    def predict(self, maps: Sequence[CellMaps], pairs: Sequence[int | None] | None = None):
+        """(probabilities (N, 3), abnormal logit grids, malignant logit grids, masks) for N images; ``pairs``
+        index into ``maps`` (the other breast of the same woman) or None."""
+        if self.cells is None or self.aggregator is None:
+            raise ConfigError("lesion model: fit it (or load a bundle) before predicting")
+        a, m, k = self.cells.grids(maps)
+        pairs = list(pairs) if pairs is not None else [None] * len(maps)
+        F = feature_matrix(a, m, k, pairs, self.settings)
+        P = self.aggregator.predict_proba(F)
+        if self.settings.contralateral and any(p is None for p in pairs):
+            single = [n for n, p in enumerate(pairs) if p is None]
+            P[single] = self.aggregator_single.predict_proba(
+                feature_matrix(a[single], m[single], k[single], [None] * len(single), self.settings))
+        return P, a, m, k

@@ -1,0 +1,218 @@
+"""``run_lesion(config, out_dir)``: cross-validate the lesion model and write the run folder.
+
+Writes config.yaml, metrics.json (the run-folder schema plus the derived binary tasks and
+"localisation"), predictions.csv, figures/heatmaps/*.png for a few test images, and bundle/ (the model
+refitted on every image).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ...constants import BASE_LABELS, TASKS
+from ...datasets import load_dataset
+from ...errors import ConfigError, DatasetError
+from ._cv import LesionCVResult, cross_validate
+from ._maps import compute_cell_maps
+from ._model import LesionModel, LesionSettings
+
+DEFAULTS = {
+    "name": "mias-lesion", "seed": 0, "task": "3class",
+    "data": {"dataset": "mias", "root": None, "ids": None, "limit": None},
+    "protocol": {"name": "cv", "folds": 5, "repeats": 3},
+    "model": {"type": "lesion"},
+    "evaluation": {"n_boot": 1000, "heatmaps": 6},
+    "cache_dir": None, "threads": None,
+}
+
+
+def resolve_config(config: dict) -> dict:
+    cfg = copy.deepcopy(DEFAULTS)
+    for k, v in (config or {}).items():
+        if isinstance(v, dict) and isinstance(cfg.get(k), dict):
+            cfg[k].update(v)
+        else:
+            cfg[k] = v
+    if cfg["model"].get("type", "lesion") != "lesion":
+        raise ConfigError(f"model.type: run_lesion runs the lesion model, not {cfg['model']['type']!r}")
+    if cfg["protocol"].get("name", "cv") != "cv":
+        raise ConfigError("protocol.name: the lesion model is evaluated with the cv protocol only")
+    if cfg["task"] not in TASKS:
+        raise ConfigError(f"task: unknown task {cfg['task']!r}; choose one of {', '.join(TASKS)}")
+    settings = {k: v for k, v in cfg["model"].items() if k != "type"}
+    settings.setdefault("seed", int(cfg["seed"]))
+    cfg["model"] = {"type": "lesion", **LesionSettings.from_dict(settings).as_dict()}
+    return cfg
+
+
+def _records(cfg: dict):
+    d = cfg["data"]
+    records = load_dataset(d.get("dataset", "mias"), d.get("root"))
+    if d.get("ids"):
+        wanted = set(d["ids"])
+        records = [r for r in records if r.id in wanted]
+    if d.get("limit"):
+        records = records[: int(d["limit"])]
+    if len({r.patient for r in records}) < int(cfg["protocol"]["folds"]):
+        raise DatasetError(f"only {len({r.patient for r in records})} patients for "
+                           f"{cfg['protocol']['folds']} patient-grouped folds")
+    return records
+
+
+def task_view(y3: np.ndarray, P3: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows used, y, probabilities) of ``task`` from 3-class outputs (normal, benign, malignant)."""
+    if task == "3class":
+        return np.arange(len(y3)), y3, P3
+    if task == "normal_vs_abnormal":
+        return np.arange(len(y3)), (y3 > 0).astype(int), np.stack([P3[:, 0], P3[:, 1] + P3[:, 2]], axis=1)
+    rows = np.flatnonzero(y3 > 0)
+    pb = P3[rows, 1:] / np.clip(P3[rows, 1:].sum(axis=1, keepdims=True), 1e-12, None)
+    return rows, y3[rows] - 1, pb
+
+
+def _task_block(y3, P3, groups, repeats, task, n_boot, seed) -> dict:
+    from ...evaluate import mean_of_repeats, per_repeat_metrics, summarize
+
+    rows, y, P = task_view(y3, P3, task)
+    classes = TASKS[task]
+    per = per_repeat_metrics(y, P, repeats[rows], classes)
+    return {"classes": list(classes), "n_test_rows": len(rows),
+            "metrics": summarize(y, P, groups[rows], classes, n_boot=n_boot, seed=seed, repeats=repeats[rows]),
+            "per_repeat": per, "mean_of_repeats": mean_of_repeats(per)}
+
+
+def _localisation(res: LesionCVResult) -> dict:
+    hits = np.asarray([h for h in res.hits if h is not None], bool)
+    reps = np.asarray([r for r, h in zip(res.repeats, res.hits) if h is not None])
+    per = [{"repeat": int(r), "hit_rate": float(hits[reps == r].mean()), "n": int((reps == r).sum())}
+           for r in np.unique(reps)]
+    return {"hit_rate": float(np.mean([p["hit_rate"] for p in per])) if per else None,
+            "n": int(per[0]["n"]) if per else 0, "per_repeat": per,
+            "definition": "share of abnormal test images with annotated coordinates whose highest heatmap peak "
+                          "(cell centre, mapped to original pixels) falls inside an annotated lesion circle; "
+                          "mean over repeats, n per repeat"}
+
+
+def _fixed_aggregation_aucs(res: LesionCVResult) -> dict:
+    """Normal-vs-abnormal AUC of the untrained heatmap aggregations (mean over repeats): an ablation."""
+    from sklearn.metrics import roc_auc_score
+
+    y = (np.asarray(res.y_true) > 0).astype(int)
+    reps = np.asarray(res.repeats)
+    out = {}
+    for how, scores in res.fixed_scores.items():
+        s = np.asarray(scores)
+        out[how] = float(np.mean([roc_auc_score(y[reps == r], s[reps == r]) for r in np.unique(reps)]))
+    return out
+
+
+def _write_predictions(path: Path, res: LesionCVResult, task: str) -> None:
+    import csv
+
+    y3, P3, _, _ = res.arrays()
+    rows, y, P = task_view(y3, P3, task)
+    classes = TASKS[task]
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "patient", "repeat", "fold", "synthetic", "path", "y_true", "y_pred",
+                    *[f"prob_{c}" for c in classes], *[f"prob3_{c}" for c in BASE_LABELS],
+                    "peak_x", "peak_y", "localisation_hit"])
+        for n, i in enumerate(rows):
+            hit = res.hits[i]
+            w.writerow([res.ids[i], res.patients[i], res.repeats[i], res.folds[i], 0, res.paths[i],
+                        classes[y[n]], classes[int(np.argmax(P[n]))], *[f"{p:.6g}" for p in P[n]],
+                        *[f"{p:.6g}" for p in P3[i]], f"{res.peaks[i][0]:.1f}", f"{res.peaks[i][1]:.1f}",
+                        "" if hit is None else int(hit)])
+
+
+def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> Path:
+    """Cross-validate the lesion model per ``config`` and write the run folder ``out_dir``."""
+    from ._figures import save_heatmap_figure
+
+    cfg = resolve_config(config)
+    out = Path(out_dir)
+    (out / "figures" / "heatmaps").mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    settings = LesionSettings.from_dict({k: v for k, v in cfg["model"].items() if k != "type"})
+    seed, task = int(cfg["seed"]), cfg["task"]
+    records = _records(cfg)
+    t0 = time.perf_counter()
+    maps, map_stats = compute_cell_maps(records, backbone=settings.backbone, weights=settings.weights,
+                                        sizes=settings.sizes, cache_dir=cfg.get("cache_dir"),
+                                        threads=cfg.get("threads"), progress=progress)
+    t_features = time.perf_counter() - t0
+    # Heatmap figures: the first abnormal test images with coordinates in repeat 0, plus one normal.
+    n_fig = int(cfg["evaluation"].get("heatmaps", 6))
+    figs: list[tuple[int, np.ndarray, np.ndarray, int]] = []
+
+    def keep(r, f, i, logits, mask):
+        rec = records[i]
+        want_abn = sum(1 for x in figs if records[x[0]].lesions) < max(0, n_fig - 1)
+        want_norm = not any(not records[x[0]].lesions for x in figs)
+        if r == 0 and len(figs) < n_fig and ((rec.lesions and want_abn and any(les.has_location for les in rec.lesions))
+                                              or (not rec.lesions and want_norm)):
+            figs.append((i, logits.copy(), mask.copy(), f))
+
+    t1 = time.perf_counter()
+    res = cross_validate(records, maps, settings, folds=int(cfg["protocol"]["folds"]),
+                         repeats=int(cfg["protocol"]["repeats"]), seed=seed, keep=keep)
+    t_cv = time.perf_counter() - t1
+    y3, P3, groups, repeats = res.arrays()
+    n_boot = int(cfg["evaluation"].get("n_boot", 1000))
+    main = _task_block(y3, P3, groups, repeats, task, n_boot, seed)
+    tasks = {t: _task_block(y3, P3, groups, repeats, t, n_boot, seed) for t in TASKS}
+    headline = {
+        "normal_vs_abnormal_roc_auc": tasks["normal_vs_abnormal"]["mean_of_repeats"]["macro_roc_auc"],
+        "benign_vs_malignant_roc_auc": tasks["benign_vs_malignant"]["mean_of_repeats"]["macro_roc_auc"],
+        "3class_macro_roc_auc": tasks["3class"]["mean_of_repeats"]["macro_roc_auc"],
+    }
+    loc = _localisation(res)
+    headline["localisation_hit_rate"] = loc["hit_rate"]
+    from ...evaluate import calibration_report
+
+    rows, yt, Pt = task_view(y3, P3, task)
+    calib = calibration_report(yt, Pt, Pt, "none (multinomial logistic aggregator on out-of-fold heatmap "
+                                            "features, fitted at the real class prior)")
+    for i, logits, mask, f in figs:
+        save_heatmap_figure(out / "figures" / "heatmaps" / f"{records[i].id}.png", records[i], maps[i], logits, mask,
+                            title_extra=f"repeat 0, fold {f} (test)",
+                            proba=P3[[n for n in range(len(res.ids)) if res.ids[n] == records[i].id and
+                                      res.repeats[n] == 0][0]])
+    t2 = time.perf_counter()
+    final = LesionModel(settings).fit(records, maps, np.arange(len(records)), seed=seed)
+    t_final = time.perf_counter() - t2
+    classes = TASKS[task]
+    metrics = {
+        "name": cfg["name"], "protocol": "cv", "task": task, "classes": list(classes),
+        "positive_class": classes[-1], "leaky": False, "leak": None, "seed": seed,
+        "n_images": len(records), "n_patients": len({r.patient for r in records}), "n_test_rows": len(rows),
+        "model": "lesion", "backbone": settings.backbone, "balance": settings.balance,
+        "metrics": main["metrics"], "calibration": calib, "per_repeat": main["per_repeat"],
+        "mean_of_repeats": main["mean_of_repeats"],
+        "headline": headline, "tasks": tasks, "localisation": loc,
+        "ablation_fixed_aggregation_normal_vs_abnormal_auc": _fixed_aggregation_aucs(res),
+        "leak_check": res.leak_check,
+        "lesion": {"settings": settings.as_dict(), "feature_maps": map_stats},
+        "timing_s": {"features": round(t_features, 2), "fit_evaluate": round(t_cv, 2), "final_fit": round(t_final, 2)},
+    }
+    from ._bundle import save_lesion_bundle
+
+    save_lesion_bundle(out / "bundle", final, dataset={"name": cfg["data"].get("dataset", "mias"),
+                                                        "n_images": len(records)},
+                       seed=seed, metrics_summary=headline, trained_on=f"all {len(records)} images")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+    _write_predictions(out / "predictions.csv", res, task)
+    return out
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)

@@ -1,0 +1,87 @@
+"""What a protocol hands back: out-of-sample predictions, the leak account, the final model."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..balance import Audit, row_digests
+from ._training import FittedPipeline
+
+
+@dataclass
+class ProtocolData:
+    """Feature rows with their labels (class indices into ``classes``) and patients."""
+
+    X: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    ids: list[str]
+    paths: list[str]
+    classes: tuple[str, ...]
+
+    def __post_init__(self):
+        self.X = np.asarray(self.X, dtype=np.float32)
+        self.y = np.asarray(self.y, dtype=int)
+        self.groups = np.asarray(self.groups).astype(str)
+        n = len(self.y)
+        if not (len(self.X) == len(self.groups) == len(self.ids) == len(self.paths) == n):
+            raise ValueError("X, y, groups, ids and paths must have one entry per row")
+
+
+@dataclass
+class ProtocolResult:
+    protocol: str
+    description: str
+    ids: list[str]
+    patients: np.ndarray
+    paths: list[str]
+    repeats: np.ndarray
+    folds: np.ndarray
+    synthetic: np.ndarray
+    y_true: np.ndarray
+    proba: np.ndarray
+    proba_raw: np.ndarray
+    final: FittedPipeline
+    final_note: str
+    audit: Audit
+    leaky: bool = False
+    leak: dict | None = None
+    leak_check: dict = field(default_factory=dict)
+    fits: list[dict] = field(default_factory=list)
+    extra: dict[str, list[str]] = field(default_factory=dict)
+
+
+class _Collector:
+    """Accumulates per-fit predictions into the columns of a ProtocolResult."""
+
+    def __init__(self):
+        self.cols: dict[str, list] = {k: [] for k in
+                                      ("ids", "patients", "paths", "repeats", "folds", "synthetic", "y_true")}
+        self.proba: list[np.ndarray] = []
+        self.proba_raw: list[np.ndarray] = []
+
+    def add(self, *, ids, patients, paths, repeat, fold, synthetic, y_true, proba, proba_raw):
+        n = len(ids)
+        self.cols["ids"] += list(ids)
+        self.cols["patients"] += list(patients)
+        self.cols["paths"] += list(paths)
+        self.cols["repeats"] += [repeat] * n
+        self.cols["folds"] += [fold] * n
+        self.cols["synthetic"] += list(synthetic)
+        self.cols["y_true"] += list(y_true)
+        self.proba.append(proba)
+        self.proba_raw.append(proba_raw)
+
+    def columns(self) -> dict:
+        c = self.cols
+        return dict(ids=c["ids"], patients=np.array(c["patients"], dtype=str), paths=c["paths"],
+                    repeats=np.array(c["repeats"], dtype=int), folds=np.array(c["folds"], dtype=int),
+                    synthetic=np.array(c["synthetic"], dtype=int), y_true=np.array(c["y_true"], dtype=int),
+                    proba=np.vstack(self.proba), proba_raw=np.vstack(self.proba_raw))
+
+
+def test_rows_seen(audit: Audit, context: str, X_test: np.ndarray) -> int:
+    """How many test rows reached any fitted component of ``context`` (must be 0 when honest)."""
+    seen = audit.digests(context)
+    return int(sum(d in seen for d in row_digests(X_test)))

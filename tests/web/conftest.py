@@ -6,7 +6,13 @@ from fastapi.testclient import TestClient
 
 from mammokit.web import create_app
 
-from .support import make_settings, pg_schema_url
+from .support import make_settings, pg_schema_url, shared_bundle
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory):
+    """A real model bundle (36 mini-MIAS images, EfficientNet-Lite0 224 px, logistic head)."""
+    return shared_bundle(tmp_path_factory)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

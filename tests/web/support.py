@@ -67,3 +67,64 @@ def login(client, name: str, password: str = PASSWORD):
 
 def page_csrf(client) -> str:
     return csrf_of(client.get("/").text)
+
+
+# --- a real, small model bundle ---------------------------------------------------------------------
+TINY_BUNDLE_PER_CLASS = 12
+
+
+def build_tiny_bundle(work: Path) -> Path:
+    """Train a real bundle on 36 mini-MIAS images (12 per class, both breasts of a woman together) with
+    EfficientNet-Lite0 at 224 px and a logistic head: the same code path as `mammokit run`, made small."""
+    import csv
+
+    import torch
+
+    from mammokit.constants import default_mias_dir
+    from mammokit.datasets import load_mias
+    from mammokit.experiment import load_config, run_config
+
+    torch.set_num_threads(1)
+    mias = default_mias_dir()
+    assert mias is not None, "mini-MIAS not found beside the checkout"
+    records = load_mias(mias)
+    chosen, counts = [], {"normal": 0, "benign": 0, "malignant": 0}
+    for r in records:
+        if counts[r.label] < TINY_BUNDLE_PER_CLASS:
+            counts[r.label] += 1
+            chosen.append(r)
+    work.mkdir(parents=True, exist_ok=True)
+    manifest = work / "tiny.csv"
+    with manifest.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "patient_id", "id"])
+        for r in chosen:
+            w.writerow([str(r.path), r.label, r.patient, r.id])
+    cfg = load_config(None, [
+        "name=web-test", "dataset.name=manifest", f"dataset.data={manifest}", "task=3class",
+        "features.backbone=efficientnet_lite0", "features.size=224", f"features.cache_dir={work / 'cache'}",
+        "balance=none", "model.type=logistic", "protocol.name=cv", "protocol.folds=2", "protocol.repeats=1",
+        "bootstrap.n=20",
+    ])
+    run = run_config(cfg, work / "run", progress=False, report=False)
+    return run / "bundle"
+
+
+def shared_bundle(tmp_path_factory) -> Path:
+    """Build the tiny bundle once per test run, shared by pytest-xdist workers through a file lock."""
+    from filelock import FileLock
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return build_tiny_bundle(tmp_path_factory.mktemp("tiny-bundle"))
+    root = tmp_path_factory.getbasetemp().parent  # the same folder for every worker of this run
+    with FileLock(str(root / "tiny-bundle.lock")):
+        done = root / "tiny-bundle" / "run" / "bundle" / "manifest.json"
+        if not done.is_file():
+            build_tiny_bundle(root / "tiny-bundle")
+    return done.parent
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` with its content (SQLite -shm index files excluded: they change on reads)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.name.endswith("-shm")}

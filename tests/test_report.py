@@ -12,6 +12,7 @@ import html
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 
 import markupsafe
@@ -35,6 +36,9 @@ from mammokit.report import (
     write_report,
 )
 from mammokit.report._grid import RIGHT_RGB, WRONG_RGB, select_panels
+
+# One xdist worker runs the whole module, so the reported run folders below are built once.
+pytestmark = pytest.mark.xdist_group("report")
 
 CLASSES = ("normal", "benign", "malignant")
 PER_CLASS_IMAGES = {"normal": 14, "benign": 10, "malignant": 10}
@@ -64,53 +68,61 @@ def _metric(value: float, rng) -> dict:
     return {"value": round(value, 6), "ci": [round(max(lo, 0.0), 6), round(min(hi, 1.0), 6)]}
 
 
+TASK_CLASSES = {"3class": CLASSES, "normal_vs_abnormal": ("normal", "abnormal")}
+
+
 def make_run(root: Path, protocol: str, *, name: str | None = None, repeats: int = 1, folds: int = 1,
-             raw: bool = True, n_synthetic: int = 0, seed: int = 0) -> Path:
+             raw: bool = True, n_synthetic: int = 0, seed: int = 0, task: str = "3class") -> Path:
     """A run folder as the experiment writes it, from real MIAS records."""
     rng = np.random.default_rng(seed)
     records = _mias_records()
+    classes = TASK_CLASSES[task]
     rows, y_true = [], []
     for repeat in range(repeats):
         for rec in records:
             rows.append({"id": rec.id, "patient": rec.patient, "repeat": repeat,
                          "fold": int(rec.patient[-3:]) % folds, "synthetic": 0, "path": str(rec.path)})
-            y_true.append(CLASSES.index(rec.label))
+            label = rec.label if rec.label in classes else "abnormal"
+            y_true.append(classes.index(label))
     for k in range(n_synthetic):
         rows.append({"id": f"synthetic-{k:04d}", "patient": "", "repeat": 0, "fold": 0, "synthetic": 1, "path": ""})
-        y_true.append(1 + k % 2)  # SMOTE makes minority-class rows
+        y_true.append(1 + k % (len(classes) - 1))  # SMOTE makes minority-class rows
     y_true = np.array(y_true)
-    logits = rng.normal(0.0, 1.0, (len(rows), len(CLASSES)))
+    logits = rng.normal(0.0, 1.0, (len(rows), len(classes)))
     logits[np.arange(len(rows)), y_true] += 1.3
     raw_prob = _softmax(2.5 * logits)  # over-confident before calibration
     prob = _softmax(logits)
     y_pred = prob.argmax(axis=1)
     for row, t, p, pr, rp in zip(rows, y_true, y_pred, prob, raw_prob):
-        row.update(y_true=CLASSES[t], y_pred=CLASSES[p])
-        row.update({f"prob_{c}": f"{v:.6f}" for c, v in zip(CLASSES, pr)})
+        row.update(y_true=classes[t], y_pred=classes[p])
+        row.update({f"prob_{c}": f"{v:.6f}" for c, v in zip(classes, pr)})
         if raw:
-            row.update({f"raw_prob_{c}": f"{v:.6f}" for c, v in zip(CLASSES, rp)})
+            row.update({f"raw_prob_{c}": f"{v:.6f}" for c, v in zip(classes, rp)})
     run_dir = root / (name if name and "/" not in name and "<" not in name else f"run-{protocol}")
     run_dir.mkdir(parents=True)
     with open(run_dir / "predictions.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    pos = len(classes) - 1
     metrics = {
         "accuracy": _metric(accuracy_score(y_true, y_pred), rng),
         "balanced_accuracy": _metric(balanced_accuracy_score(y_true, y_pred), rng),
         "macro_f1": _metric(f1_score(y_true, y_pred, average="macro"), rng),
-        "macro_roc_auc": _metric(roc_auc_score(y_true, prob, multi_class="ovr"), rng),
-        "sensitivity": _metric(float(((y_pred == 2) & (y_true == 2)).sum() / (y_true == 2).sum()), rng),
+        "macro_roc_auc": _metric(roc_auc_score(y_true, prob[:, 1] if len(classes) == 2 else prob,
+                                               multi_class="ovr"), rng),
+        "sensitivity": _metric(float(((y_pred == pos) & (y_true == pos)).sum() / (y_true == pos).sum()), rng),
         "per_class": {c: {"precision": 0.5 + 0.1 * k, "recall": 0.4 + 0.1 * k, "f1": 0.45, "roc_auc": 0.7,
-                          "pr_auc": 0.5} for k, c in enumerate(CLASSES)},
-        "per_class_ci": {c: {"precision": [0.3, 0.7], "recall": [0.2, 0.6]} for c in CLASSES},
-        "confusion_matrix": [[int(((y_true == a) & (y_pred == b)).sum()) for b in range(3)] for a in range(3)],
+                          "pr_auc": 0.5} for k, c in enumerate(classes)},
+        "per_class_ci": {c: {"precision": [0.3, 0.7], "recall": [0.2, 0.6]} for c in classes},
+        "confusion_matrix": [[int(((y_true == a) & (y_pred == b)).sum()) for b in range(pos + 1)]
+                             for a in range(pos + 1)],
     }
     leaky = protocol == "module1"
     n_test = len(rows)
     doc = {
-        "name": name or f"mias-{protocol}", "protocol": protocol, "task": "3class", "classes": list(CLASSES),
-        "positive_class": "malignant", "leaky": leaky,
+        "name": name or f"mias-{protocol}", "protocol": protocol, "task": task, "classes": list(classes),
+        "positive_class": classes[-1], "leaky": leaky,
         "leak": {"test_rows": n_test, "synthetic_test_rows": n_synthetic,
                  "synthetic_test_fraction": n_synthetic / n_test,
                  "test_rows_interpolated_from_training_images": n_synthetic - 1,
@@ -125,7 +137,7 @@ def make_run(root: Path, protocol: str, *, name: str | None = None, repeats: int
         "timing_s": {"features": 1.5, "fit_evaluate": 3.25},
     }
     (run_dir / "metrics.json").write_text(json.dumps(doc, indent=2))
-    config = {"name": doc["name"], "seed": seed, "task": "3class",
+    config = {"name": doc["name"], "seed": seed, "task": task,
               "features": {"backbone": "efficientnet_lite0", "size": 224, "mode": "imagenet", "crop": True,
                            "orient": True},
               "protocol": {"name": protocol, "folds": folds, "repeats": repeats}}
@@ -250,6 +262,30 @@ def test_grid_marks_right_and_wrong_and_skips_synthetic(reported_runs):
         assert panel.thumbnail.shape[0] <= 128 + 12 and panel.thumbnail[10:-10, 10:-10].std() > 5  # a real image
     again, _ = select_panels(preds, run.classes, run.path, run.config, seed=0)
     assert [p.id for p in again] == [p.id for p in panels]  # seeded
+
+
+def test_binary_task_report(tmp_path):
+    run_dir = make_run(tmp_path, "cv", task="normal_vs_abnormal", repeats=2, folds=3)
+    page = write_report(run_dir).read_text()
+    assert assert_self_contained(page) == len(FIGURES)
+    assert "Sensitivity (abnormal)" in page and "<td>abnormal</td>" in page
+    run = load_run(run_dir)
+    rows, _ = run.reported_predictions()
+    panels, _ = select_panels(rows, run.classes, run_dir, run.config, seed=1)
+    assert len(panels) == 16 and {p.true for p in panels} <= {"normal", "abnormal"}
+
+
+def test_class_absent_from_test_rows(tmp_path):
+    """A small hold-out can lack a class: its curves are left out and the legend says so."""
+    run_dir = make_run(tmp_path, "module2")
+    lines = (run_dir / "predictions.csv").read_text().splitlines()
+    y_true = lines[0].split(",").index("y_true")
+    kept = [lines[0]] + [line for line in lines[1:] if line.split(",")[y_true] != "malignant"]
+    (run_dir / "predictions.csv").write_text("\n".join(kept) + "\n")
+    write_report(run_dir)
+    run = load_run(run_dir)
+    assert 2 not in set(run.predictions.y_true.tolist())
+    assert _png_size((run_dir / "figures" / "roc.png").read_bytes())[0] >= 300
 
 
 def test_grid_skips_missing_images_and_says_so(tmp_path):
@@ -404,24 +440,33 @@ def test_comparison_rejects_missing_run(reported_runs, tmp_path):
 # --- CLI --------------------------------------------------------------------------------------------------
 
 
-def test_cli_report_single_and_several(tmp_path, capsys):
-    runs = [make_run(tmp_path / "runs", p, **RUN_SHAPES[p]) for p in ("module1", "module2", "cv")]
-    with pytest.raises(SystemExit) as info:
-        main(["report", str(runs[1])])
-    assert info.value.code == 0
-    assert (runs[1] / "report.html").is_file() and not (tmp_path / "runs" / "comparison").exists()
+def _copy_run(run_dir: Path, dest: Path) -> Path:
+    """A fresh copy of a run folder without its report, so the CLI must write it."""
+    return Path(shutil.copytree(run_dir, dest / run_dir.name, ignore=shutil.ignore_patterns("figures", "*.html")))
 
+
+def test_cli_report_one_run_writes_no_comparison(reported_runs, tmp_path):
+    run = _copy_run(reported_runs["module2"], tmp_path / "runs")
+    with pytest.raises(SystemExit) as info:
+        main(["report", str(run)])
+    assert info.value.code == 0
+    assert (run / "report.html").is_file() and (run / "figures" / "prediction_grid.png").is_file()
+    assert not (tmp_path / "runs" / "comparison").exists()
+
+
+def test_cli_report_several_runs_compares_them(reported_runs, tmp_path, capsys):
+    runs = [_copy_run(reported_runs[p], tmp_path / "runs") for p in ("module1", "cv")]
     with pytest.raises(SystemExit) as info:
         main(["report", *map(str, runs)])
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert all((r / "report.html").is_file() for r in runs)
     assert (tmp_path / "runs" / "comparison" / "comparison.html").is_file()  # default: beside the runs
-    assert "mias-module1" in out and "LEAKY" in out and "ROC-AUC" in out
+    assert "mias-module1" in out and "mias-cv" in out and "LEAKY" in out and "ROC-AUC" in out
 
 
-def test_cli_report_compare_out_and_errors(tmp_path, capsys):
-    run = make_run(tmp_path, "cv", **RUN_SHAPES["cv"])
+def test_cli_report_compare_out_and_errors(reported_runs, tmp_path, capsys):
+    run = _copy_run(reported_runs["cv"], tmp_path)
     with pytest.raises(SystemExit) as info:
         main(["report", str(run), "--compare-out", str(tmp_path / "cmp")])
     assert info.value.code == 0 and (tmp_path / "cmp" / "comparison.json").is_file()

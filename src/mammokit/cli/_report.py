@@ -35,7 +35,7 @@ def print_comparison(rows: list[dict], title: str, console: Console | None = Non
 @app.command("report")
 def report(
     run_dirs: Annotated[list[Path], typer.Argument(
-        metavar="RUN_DIR...", help="Run folder(s) holding config.yaml, metrics.json, predictions.csv.")],
+        metavar="RUN_DIR", help="Run folder(s) holding config.yaml, metrics.json, predictions.csv.")],
     compare_out: Annotated[Path | None, typer.Option(
         "--compare-out",
         help="Folder for the side-by-side comparison (chart, HTML, JSON, Markdown). "

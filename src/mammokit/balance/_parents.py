@@ -83,5 +83,10 @@ def find_synthetic_parents(
             if dist > tol:
                 dist, i, j, u_ = _best_pair(X_syn[r], Xc, all_i, all_j)
             if dist <= tol:
-                parents[r] = members[i], (members[j] if u_ > 0 else members[i])
+                # at an end of the segment the row is a copy of that end: one parent only
+                if u_ <= 1e-9:
+                    j = i
+                elif u_ >= 1 - 1e-9:
+                    i = j
+                parents[r] = members[i], members[j]
     return parents

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ...datasets import Record
 from ...protocols import grouped_kfold
@@ -27,6 +28,7 @@ class LesionCVResult:
     hits: list[bool | None] = field(default_factory=list)  # peak inside a lesion circle (None: not scored)
     fixed_scores: dict[str, list[float]] = field(default_factory=dict)  # untrained aggregations, for ablations
     leak_check: dict = field(default_factory=dict)
+    splits: list = field(default_factory=list)  # (repeat, fold, train positions, test positions)
     seconds: float = 0.0
 
     def arrays(self):
@@ -34,23 +36,35 @@ class LesionCVResult:
 
 
 def cross_validate(records: Sequence[Record], maps: Sequence[CellMaps], settings: LesionSettings, *, folds: int = 5,
-                   repeats: int = 3, seed: int = 0, keep: Callable | None = None) -> LesionCVResult:
+                   repeats: int = 3, seed: int = 0, keep: Callable | None = None,
+                   threads: int = 1) -> LesionCVResult:
     """Out-of-fold image probabilities, heatmap peaks and localisation hits for every repeat.
 
     ``keep(repeat, fold, index, abnormal_logits, mask)`` is called for each test image (heatmap figures).
     """
-    from ._aggregate import aggregate
-
     t0 = time.perf_counter()
     y3 = base_targets(records)
     groups = np.asarray([r.patient for r in records])
     pairs = pair_index(records)
     out = LesionCVResult()
     shared_patients = overlap = 0
+    # One BLAS thread: on a shared 2-core machine a second thread mostly waits (measured 5-10x slower PCA).
+    with threadpool_limits(limits=threads):
+        _folds(records, maps, settings, folds, repeats, seed, keep, y3, groups, pairs, out)
+    for r, f, train, test in out.splits:
+        overlap += len(set(train) & set(test))
+        shared_patients += len(set(groups[train]) & set(groups[test]))
+    out.leak_check = {"test_images_in_training": overlap, "test_patients_in_training": shared_patients}
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _folds(records, maps, settings, folds, repeats, seed, keep, y3, groups, pairs, out) -> None:
+    from ._aggregate import aggregate
+
     for r in range(repeats):
         for f, (train, test) in enumerate(grouped_kfold(y3, groups, folds, seed + r)):
-            overlap += len(set(train.tolist()) & set(test.tolist()))
-            shared_patients += len(set(groups[train]) & set(groups[test]))
+            out.splits.append((r, f, train.tolist(), test.tolist()))
             model = LesionModel(settings).fit(records, maps, train, seed=seed + 100 * r + f)
             pos = {int(i): n for n, i in enumerate(test)}
             test_pairs = [pos.get(pairs[i]) if pairs[i] is not None else None for i in test]
@@ -72,6 +86,3 @@ def cross_validate(records: Sequence[Record], maps: Sequence[CellMaps], settings
                     out.fixed_scores.setdefault(how, []).append(aggregate(A[n], mask, how, settings.top_k))
                 if keep is not None:
                     keep(r, f, int(i), A[n], mask)
-    out.leak_check = {"test_images_in_training": overlap, "test_patients_in_training": shared_patients}
-    out.seconds = time.perf_counter() - t0
-    return out

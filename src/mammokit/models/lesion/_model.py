@@ -128,17 +128,22 @@ class CellModels:
     abnormal: dict[int, LinearCellClassifier]
     malignant: dict[int, LinearCellClassifier]
 
+    bases: dict = field(default_factory=dict)  # per size: (mean, sd, PCA components, ...) of the training cells
+
     @classmethod
     def fit(cls, records: Sequence[Record], maps: Sequence[CellMaps], train_index: Sequence[int],
-            s: LesionSettings, seed: int) -> CellModels:
-        abn, mal = {}, {}
+            s: LesionSettings, seed: int, bases: dict | None = None) -> CellModels:
+        """``bases``: reuse these label-free projections (the outer fold's) instead of fitting new ones; the
+        inner folds of one outer fold share them, which keeps the CV cheap."""
+        abn, mal, fitted_bases = {}, {}, {}
         train_index = sorted(int(i) for i in train_index)
         normal_train = [i for i in train_index if not records[i].lesions]
         for size in s.sizes:
             cells, grids = training_cells(records, maps, train_index, size, negatives_per_image=s.negatives_per_image,
                                           seed=seed, min_breast=s.min_breast, margin_cells=s.margin_cells)
             clf, basis = LinearCellClassifier.fit(cells.X, cells.y, n_components=s.pca, C=s.C, balance=s.balance,
-                                                  seed=seed)
+                                                  seed=seed, basis=(bases or {}).get(size))
+            fitted_bases[size] = basis
             X, y = cells.X, cells.y
             if s.hard_negatives_per_image and normal_train:
                 hard = []
@@ -159,11 +164,11 @@ class CellModels:
             pos = cells.y == 1
             ym = cells.malignant[pos].astype(int)
             if len(np.unique(ym)) == 2:
-                mal[size], _ = LinearCellClassifier.fit(cells.X[pos], ym, n_components=min(s.pca or 32, 32),
-                                                        C=s.C, balance="class_weight", seed=seed)
+                mal[size], _ = LinearCellClassifier.fit(cells.X[pos], ym, n_components=s.pca, C=s.C,
+                                                        balance="class_weight", seed=seed, basis=basis)
             else:  # a fold without one severity: no malignancy evidence, constant score
                 mal[size] = LinearCellClassifier(np.zeros(cells.X.shape[1], np.float32), 0.0)
-        return cls(abn, mal)
+        return cls(abn, mal, fitted_bases)
 
     def grids(self, maps: Sequence[CellMaps]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(abnormal logits, malignant logits, breast mask) on the finest grid, (N, h, w) each."""
@@ -290,7 +295,7 @@ class LesionModel:
         A, M, K = np.zeros((len(train), h, w)), np.zeros((len(train), h, w)), np.zeros((len(train), h, w))
         inner = StratifiedGroupKFold(n_splits=s.inner_folds, shuffle=True, random_state=seed + 7)
         for tr, va in inner.split(np.zeros(len(train)), y, groups):
-            cm = CellModels.fit(records, maps, train[tr], s, seed)
+            cm = CellModels.fit(records, maps, train[tr], s, seed, bases=self.cells.bases)
             a, m, k = cm.grids([maps[i] for i in train[va]])
             A[va], M[va], K[va] = a, m, k
         pos = {int(i): n for n, i in enumerate(train)}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from threadpoolctl import threadpool_limits
 
 from ...constants import BASE_LABELS, TASKS
 from ...datasets import load_dataset
@@ -160,7 +161,8 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
 
     t1 = time.perf_counter()
     res = cross_validate(records, maps, settings, folds=int(cfg["protocol"]["folds"]),
-                         repeats=int(cfg["protocol"]["repeats"]), seed=seed, keep=keep)
+                         repeats=int(cfg["protocol"]["repeats"]), seed=seed, keep=keep,
+                         threads=int(cfg.get("threads") or 1))
     t_cv = time.perf_counter() - t1
     y3, P3, groups, repeats = res.arrays()
     n_boot = int(cfg["evaluation"].get("n_boot", 1000))
@@ -184,7 +186,8 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
                             proba=P3[[n for n in range(len(res.ids)) if res.ids[n] == records[i].id and
                                       res.repeats[n] == 0][0]])
     t2 = time.perf_counter()
-    final = LesionModel(settings).fit(records, maps, np.arange(len(records)), seed=seed)
+    with threadpool_limits(limits=int(cfg.get("threads") or 1)):
+        final = LesionModel(settings).fit(records, maps, np.arange(len(records)), seed=seed)
     t_final = time.perf_counter() - t2
     classes = TASKS[task]
     metrics = {

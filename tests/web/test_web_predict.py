@@ -61,7 +61,7 @@ def test_upload_result_page_and_history(app_for, tiny_bundle, mias_png):
     birads = suggest_birads(expected.probabilities, assessable=expected.in_distribution)
     assert f"BI-RADS {birads.category}</span>" in page.text
     assert "Model suggestion" in page.text and birads.rule.split(" ")[0] in page.text
-    assert "Research software, not a diagnosis" in page.text
+    assert "This is research software, not a diagnosis" in page.text
     for kind in ("view", "overlay", "heatmap", "thumb"):
         r = client.get(f"/media/{first}/{kind}.png")
         assert r.status_code == 200 and r.headers["content-type"] == "image/png", kind

@@ -1,0 +1,83 @@
+"""Browser fixtures: the real app served by uvicorn in a thread on a free loopback port, and Chromium."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+
+from mammokit.web import create_app
+from web.support import add_users, make_settings, shared_bundle
+
+OUTPUT_DIR_ENV = "MAMMOKIT_TEST_OUTPUT"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+BUNDLE_ENV = "MAMMOKIT_BROWSER_BUNDLE"  # e.g. runs/mias-cv/bundle, for screenshots with the demo's model
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory):
+    if os.environ.get(BUNDLE_ENV):
+        return Path(os.environ[BUNDLE_ENV])
+    return shared_bundle(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir():
+    from mammokit.constants import REPO_ROOT
+
+    out = Path(os.environ.get(OUTPUT_DIR_ENV, REPO_ROOT / "test-output")) / "browser"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, tiny_bundle):
+    """(url, settings) of a running server with users alice, bob (clinicians) and root (admin)."""
+    tmp = tmp_path_factory.mktemp("live")
+    settings = make_settings(tmp, f"sqlite:///{tmp / 'web.db'}", model_path=tiny_bundle)
+    app = create_app(settings)
+    add_users(settings, ("alice", "clinician"), ("bob", "clinician"), ("root", "admin"))
+    with LiveServer(app) as server:
+        yield server.url, settings
+    app.state.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=os.environ.get("MAMMOKIT_CHROMIUM", "/usr/bin/chromium"),
+                              args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()

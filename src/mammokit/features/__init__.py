@@ -1,11 +1,31 @@
-"""Deep features: a backbone registry, batched extraction and a content-hash cache."""
-from ._backbones import BACKBONES, Backbone, get_backbone, weights_digest
-from ._cache import FeatureCache, cache_key, file_sha256
-from ._engine import ENGINES, TorchEngine, feature_maps, pooled_features
-from ._extract import FeatureSet, embed_images, extract_features, load_backbone, load_engine, resolve_preprocess
+"""Deep features: a backbone registry, batched extraction and a content-hash cache.
 
-__all__ = [
-    "BACKBONES", "ENGINES", "Backbone", "FeatureCache", "FeatureSet", "TorchEngine", "cache_key", "embed_images",
-    "extract_features", "feature_maps", "file_sha256", "get_backbone", "load_backbone", "load_engine",
-    "pooled_features", "resolve_preprocess", "weights_digest",
-]
+Names are imported on first use (PEP 562) so that a run served from the feature cache, or by ONNX Runtime
+from a cached export, never pays for importing torch.
+"""
+from importlib import import_module
+
+_WHERE = {
+    "BACKBONES": "_backbones", "Backbone": "_backbones", "get_backbone": "_backbones", "weights_digest": "_backbones",
+    "FeatureCache": "_cache", "cache_key": "_cache", "file_sha256": "_cache",
+    "ENGINES": "_engine", "EngineSpec": "_engine", "TorchEngine": "_engine", "feature_maps": "_engine",
+    "load_backbone": "_engine", "load_engine": "_engine", "pooled_features": "_engine",
+    "FeatureSet": "_extract", "embed_images": "_extract", "extract_features": "_extract",
+    "resolve_preprocess": "_extract",
+    "backbone_identity": "_identity",
+    "OnnxEngine": "_onnx", "export_onnx": "_onnx", "onnx_model_path": "_onnx",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

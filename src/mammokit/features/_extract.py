@@ -4,22 +4,20 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from ..constants import DEFAULT_CACHE_DIR
 from ..datasets import Record
-from ..errors import ConfigError
 from ..io import Image, read_image
 from ..preprocess import PreprocessConfig, preprocess
-from ._backbones import Backbone, get_backbone
 from ._cache import FeatureCache, cache_key, file_sha256
-from ._engine import ENGINES, Engine, feature_maps
+from ._defaults import DEFAULT_BATCH_SIZE, DEFAULT_DECODE_THREAD, DEFAULT_RUNTIME, DEFAULT_THREADS
+from ._engine import feature_maps, load_backbone, load_engine
+from ._identity import backbone_identity
 
 
 @dataclass
@@ -27,19 +25,6 @@ class FeatureSet:
     X: np.ndarray  # (n, d) pooled features, or (n, C, h, w) spatial maps, in input order
     ids: list[str]
     stats: dict = field(default_factory=dict)
-
-
-@lru_cache(maxsize=8)
-def load_backbone(name: str, weights: str | None, size: int) -> Backbone:
-    """Backbones are slow to build; keep a few per process."""
-    return get_backbone(name, weights=weights, image_size=size)
-
-
-@lru_cache(maxsize=8)
-def load_engine(name: str, weights: str | None, size: int, runtime: str) -> Engine:
-    if runtime not in ENGINES:
-        raise ConfigError(f"unknown runtime {runtime!r}; available: {', '.join(sorted(ENGINES))}")
-    return ENGINES[runtime](load_backbone(name, weights, size), size)
 
 
 def resolve_preprocess(backbone: str, preprocess_cfg: PreprocessConfig | dict | None, size: int | None = None,
@@ -73,21 +58,26 @@ def extract_features(
     weights: str | None = None,
     preprocess: PreprocessConfig | dict | None = None,
     cache_dir: str | Path | None = None,
-    batch_size: int = 16,
-    threads: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    threads: int | None = DEFAULT_THREADS,
     tta: bool = False,
     spatial: bool = False,
-    runtime: str = "torch",
+    runtime: str = DEFAULT_RUNTIME,
     progress: bool = True,
+    decode_thread: bool = DEFAULT_DECODE_THREAD,
 ) -> FeatureSet:
-    """Features for every record, in order. Hits come from the cache; misses are computed in batches."""
-    if threads:
-        torch.set_num_threads(int(threads))
+    """Features for every record, in order. Hits come from the cache; misses are computed in batches.
+
+    The backbone is built only when something must be computed: cache keys use its identity string,
+    which comes from the weights file (features/_identity.py), so a cached re-run never loads the model.
+    Torch- and ONNX-computed features share cache entries (they agree to 1e-4, tests/test_features_onnx.py).
+    """
     cfg = resolve_preprocess(backbone, preprocess)
     items = [_as_item(r) for r in records]
-    bb = load_backbone(backbone, weights, cfg.size)
-    cache = FeatureCache(Path(cache_dir or DEFAULT_CACHE_DIR) / "features")
-    settings = {"pre": cfg.as_dict(), "backbone": bb.identity, "tta": bool(tta), "spatial": bool(spatial)}
+    identity = backbone_identity(backbone, weights, cfg.size)
+    cache_root = Path(cache_dir or DEFAULT_CACHE_DIR)
+    cache = FeatureCache(cache_root / "features")
+    settings = {"pre": cfg.as_dict(), "backbone": identity, "tta": bool(tta), "spatial": bool(spatial)}
     t0 = time.perf_counter()
     out: list[np.ndarray | None] = [None] * len(items)
     keys: list[str] = []
@@ -103,11 +93,18 @@ def extract_features(
     misses = [i for i, v in enumerate(out) if v is None]
     hits = len(items) - len(misses)
     if misses:
-        engine = load_engine(backbone, weights, cfg.size, runtime)
+        engine = load_engine(backbone, weights, cfg.size, runtime, cache_dir=cache_root, threads=threads)
+        if threads and runtime.startswith("torch"):
+            import torch
+
+            torch.set_num_threads(int(threads))  # global, as before; ONNX sessions carry their own count
+        batch_size = max(1, int(batch_size))
         bar = tqdm(total=len(items), initial=hits, desc=f"features {backbone}", unit="img", disable=not progress)
-        # One helper thread decodes and preprocesses the next images while the backbone runs.
+        # One helper thread decodes and preprocesses the next images while the backbone runs
+        # (or none: decode_thread=False, measured side by side in benchmarks/pipeline.py).
         with ThreadPoolExecutor(max_workers=1) as pool:
-            tensors = pool.map(lambda i: _load(items[i][1], cfg), misses)
+            loader = pool.map if decode_thread else map
+            tensors = loader(lambda i: _load(items[i][1], cfg), misses)
             for start in range(0, len(misses), batch_size):
                 chunk = misses[start : start + batch_size]
                 batch = np.stack([next(tensors) for _ in chunk])
@@ -119,20 +116,21 @@ def extract_features(
                 bar.update(len(chunk))
         bar.close()
     seconds = time.perf_counter() - t0
-    X = np.stack(out) if out else np.zeros((0, bb.feature_dim), np.float32)
+    X = np.stack(out) if out else np.zeros((0, load_backbone(backbone, weights, cfg.size).feature_dim), np.float32)
     stats = {
         "images": len(items), "seconds": round(seconds, 3),
         "images_per_s": round(len(items) / seconds, 2) if seconds > 0 else float("inf"),
         "cache_hits": hits, "computed": len(misses), "corrupt_recovered": cache.corrupt_recovered,
-        "backbone": bb.identity, "runtime": runtime, "preprocess": cfg.as_dict(), "tta": bool(tta),
+        "backbone": identity, "runtime": runtime, "batch_size": batch_size, "threads": threads, "preprocess": cfg.as_dict(), "tta": bool(tta),
     }
     return FeatureSet(X=X, ids=[i for i, _ in items], stats=stats)
 
 
 def embed_images(images: Iterable[Image], *, backbone: str, weights: str | None, preprocess: PreprocessConfig,
-                 tta: bool = False, runtime: str = "torch", spatial: bool = False) -> np.ndarray:
-    """Uncached features for in-memory images (the predict / web path)."""
-    engine = load_engine(backbone, weights, preprocess.size, runtime)
+                 tta: bool = False, runtime: str = DEFAULT_RUNTIME, spatial: bool = False,
+                 cache_dir: str | Path | None = None, threads: int | None = DEFAULT_THREADS) -> np.ndarray:
+    """Uncached features for in-memory images (the predict / web path); ``cache_dir`` only holds ONNX exports."""
+    engine = load_engine(backbone, weights, preprocess.size, runtime, cache_dir=cache_dir, threads=threads)
     batch = np.stack([_preprocess_tensor(im, preprocess) for im in images])
     maps = feature_maps(engine, batch, tta)
     return maps.astype(np.float32) if spatial else maps.mean(axis=(2, 3)).astype(np.float32)

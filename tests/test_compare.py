@@ -81,7 +81,8 @@ def test_csv_and_markdown_carry_the_paper_claims(tiny_run):
     assert claims == {"cnn_imbalanced": "0.9", "cnn_smote": "0.98", "cnn_class_weight": "", "cnn_lstm_smote": "0.99"}
     md = (out / "comparison.md").read_text()
     assert "| Model | Protocol | Paper's claim (accuracy) |" in md and "Module 1 (LEAKY)" in md
-    assert md.count("\n| CNN") == len(MODELS) * len(PROTOCOLS)
+    assert md.count("\n| CNN") == 2 * len(MODELS) * len(PROTOCOLS)  # the metrics table and the recall table
+    assert "recall malignant" in md and "Module 1's leak" in md
     assert "Module 1 (LEAKY)" in stdout and "Paper's claim" in stdout and "not a medical device" in stdout
 
 
@@ -98,7 +99,11 @@ def test_docs_section_refreshed_and_prose_kept(tiny_run):
     text = docs.read_text()
     assert "old numbers" not in text and "prose before" in text and "prose after" in text
     section = text[text.index(BEGIN) + len(BEGIN): text.index(END)]
-    assert section.strip() == (out / "comparison.md").read_text().split("\n", 2)[2].strip()
+    assert section.strip().startswith((out / "comparison.md").read_text().split("\n", 2)[2].strip())
+    for name in ("page-accuracy.png", "page-f1-auc.png"):  # the charts are copied beside the page and linked
+        assert f"![{name}](figures/{name})" in section
+        assert (docs.parent / "figures" / name).read_bytes() == (
+            out / "figures" / ("accuracy_vs_paper.png" if "accuracy" in name else "f1_auc_vs_paper.png")).read_bytes()
 
 
 @pytest.mark.parametrize("content", [

@@ -39,7 +39,9 @@ def compare_cmd(
     for key in ("csv", "json", "markdown", "chart_accuracy", "chart_f1_auc"):
         console.print(f"  {key}: {result.files[key]}")
     if docs is not None:
-        refresh_docs(docs, markdown_table(result))
+        stem = docs.stem
+        refresh_docs(docs, markdown_table(result), images={
+            f"{stem}-accuracy.png": result.files["chart_accuracy"], f"{stem}-f1-auc.png": result.files["chart_f1_auc"]})
         console.print(f"refreshed the measured section of {docs}")
     console.print("[bold red]Module 1 is LEAKY[/]: SMOTE before the split puts interpolations of training images "
                   "in the test set; its figures do not estimate performance on new women.")

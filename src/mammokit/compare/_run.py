@@ -102,8 +102,13 @@ def _row(model_name: str, entry: dict, protocol: str, metrics: dict, y_true: np.
     for key in TABLE_METRICS:
         m = metrics["metrics"][key]
         row[key] = {"value": m["value"], "ci": m["ci"]}
-    if metrics.get("leak"):
-        row["synthetic_test_fraction"] = metrics["leak"].get("synthetic_test_fraction")
+    row["recall"] = {c: v["recall"] for c, v in metrics["metrics"]["per_class"].items()}
+    leak = metrics.get("leak") or {}
+    if leak:
+        row["synthetic_test_fraction"] = leak.get("synthetic_test_fraction")
+        row["leak"] = {k: leak.get(k) for k in (
+            "test_rows", "synthetic_test_rows", "test_rows_interpolated_from_training_images", "real_test_images",
+            "real_test_images_with_other_breast_in_training")}
     row["test_rows_seen_by_training"] = metrics.get("leak_check", {}).get("test_rows_seen_by_training_components")
     return row
 

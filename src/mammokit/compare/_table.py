@@ -56,6 +56,24 @@ def markdown_table(comparison) -> str:
         "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|",
     ]
     lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    classes = list(comparison.rows[0]["recall"]) if comparison.rows else []
+    lines += ["", "Recall per class (the share of each class's test rows the model labels correctly):", "",
+              "| Model | Protocol | " + " | ".join(f"recall {c}" for c in classes) + " |",
+              "|---|---|" + "---:|" * len(classes)]
+    for r in comparison.rows:
+        lines.append(f"| {r['label']} | {PROTOCOL_NAMES.get(r['protocol'], r['protocol'])} | "
+                     + " | ".join(f"{r['recall'][c]:.3f}" if _num(r["recall"][c]) else "\u2013" for c in classes)
+                     + " |")
+    leaks = [r for r in comparison.rows if r.get("leak")]
+    if leaks:
+        lines += ["", "Module 1's leak, counted in each run (test rows are 20% of the balanced data set):", ""]
+        for r in leaks:
+            k = r["leak"]
+            lines.append(
+                f"- {r['label']}: {k['synthetic_test_rows']} of {k['test_rows']} test rows are synthetic, "
+                f"{k['test_rows_interpolated_from_training_images']} of them interpolated from training images; "
+                f"{k['real_test_images_with_other_breast_in_training']} of {k['real_test_images']} real test "
+                "images have the same woman's other breast in training.")
     n_boot = comparison.config.get("bootstrap", {}).get("n", "?")
     lines += ["", f"95% CIs: percentile bootstrap over patients ({n_boot} resamples). "
               "CV pools the out-of-fold predictions of every repeat. Module 1 is LEAKY (see below): its test rows "

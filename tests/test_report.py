@@ -483,3 +483,29 @@ def test_cli_report_help(capsys):
         main(["report", "--help"])
     assert info.value.code == 0
     assert "--compare-out" in capsys.readouterr().out
+
+
+# --- a run folder made by the real experiment ------------------------------------------------------
+
+
+def test_report_of_a_real_module1_run(tmp_path):
+    """mammokit.experiment writes the run folder (tiny real data, small backbone input); its report
+    carries the run's own leak numbers and CIs. Guards the run-folder contract between the two areas."""
+    from mammokit.experiment import load_config, run_config
+
+    data = tmp_path / "data"
+    for rec in _mias_records()[::2]:  # 17 real images, each its own patient in a folder data set
+        (data / rec.label).mkdir(parents=True, exist_ok=True)
+        (data / rec.label / rec.path.name).symlink_to(rec.path)
+    overrides = [f"dataset.data={data}", "dataset.name=folder", "features.backbone=efficientnet_lite0",
+                 "features.size=64", f"features.cache_dir={tmp_path / 'cache'}", "model.type=logistic",
+                 "protocol.name=module1", "bootstrap.n=30", "name=real-module1"]
+    run_dir = run_config(load_config(None, overrides), tmp_path / "run", progress=False, report=False)
+    page = write_report(run_dir).read_text()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    leak = metrics["leak"]
+    assert metrics["leaky"] and "LEAK WARNING" in page
+    assert f"{leak['synthetic_test_rows']} of {leak['test_rows']} test rows" in page
+    value, (lo, hi) = metrics["metrics"]["accuracy"]["value"], metrics["metrics"]["accuracy"]["ci"]
+    assert f"<td>{value:.3f}</td><td>{lo:.3f}\u2013{hi:.3f}</td>" in page
+    assert assert_self_contained(page) == len(FIGURES)

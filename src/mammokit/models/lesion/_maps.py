@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,15 @@ class ScaleMap:
     features: np.ndarray  # (C, h, w) float16
     mask: np.ndarray  # (h, w) float32 in [0, 1]: share of the cell inside the breast
     geometry: Geometry
+    _cells: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def cells(self) -> np.ndarray:
+        """(h*w, C) float32, one row per cell in row-major order; built on first use and kept, because
+        the classifiers read the same cells many times per cross-validation."""
+        if self._cells is None:
+            c = self.features.shape[0]
+            self._cells = np.ascontiguousarray(self.features.reshape(c, -1).T, dtype=np.float32)
+        return self._cells
 
     @property
     def size(self) -> int:

@@ -117,10 +117,6 @@ class LinearCellClassifier:
         return np.tensordot(f.astype(np.float32), self.w, axes=([axis], [0])) + self.b
 
 
-def _stack(maps: Sequence[CellMaps], size: int) -> np.ndarray:
-    return np.stack([m.scales[size].features for m in maps])
-
-
 @dataclass
 class CellModels:
     """Per input size: lesion-vs-normal-tissue and malignant-vs-benign-lesion cell classifiers."""
@@ -148,11 +144,10 @@ class CellModels:
             if s.hard_negatives_per_image and normal_train:
                 hard = []
                 for i in normal_train:  # hard negatives: the normal tissue this round mistakes most for lesion
-                    fm = maps[i].scales[size].features
-                    cand = np.argwhere(grids[i] == NEGATIVE)
+                    cand = np.flatnonzero(grids[i].ravel() == NEGATIVE)
                     if not len(cand):
                         continue
-                    feats = fm[:, cand[:, 0], cand[:, 1]].T.astype(np.float32)
+                    feats = maps[i].scales[size].cells()[cand]
                     top = np.argsort(clf.score(feats))[::-1][: s.hard_negatives_per_image]
                     hard.append(feats[top])
                 if hard:
@@ -176,9 +171,11 @@ class CellModels:
         shape = maps[0].scales[finest].features.shape[-2:]
         per_a, per_m = [], []
         for size in sorted(self.abnormal):
-            F = _stack(maps, size)
-            per_a.append(self.abnormal[size].score(F))
-            per_m.append(self.malignant[size].score(F))
+            hw = maps[0].scales[size].features.shape[-2:]
+            W = np.stack([self.abnormal[size].w, self.malignant[size].w], axis=1)  # (C, 2)
+            S = [mp.scales[size].cells() @ W for mp in maps]
+            per_a.append([sc[:, 0].reshape(hw) + self.abnormal[size].b for sc in S])
+            per_m.append([sc[:, 1].reshape(hw) + self.malignant[size].b for sc in S])
         a = np.stack([combine_scales([g[n] for g in per_a], shape) for n in range(len(maps))])
         m = np.stack([combine_scales([g[n] for g in per_m], shape) for n in range(len(maps))])
         mask = np.stack([mp.scales[finest].mask for mp in maps])

@@ -30,8 +30,8 @@ def logistic_as_module(model: LogisticRegression) -> nn.Linear:
 def logistic_from_arrays(coef: np.ndarray, intercept: np.ndarray, classes) -> LogisticRegression:
     """Rebuild a fitted LogisticRegression from its arrays (bundle loading, no pickle)."""
     m = LogisticRegression()
-    m.coef_ = np.asarray(coef, dtype=np.float64)
-    m.intercept_ = np.asarray(intercept, dtype=np.float64)
+    m.coef_ = np.asarray(coef)  # keep the fitted dtype: float32 fits must predict bit-identically
+    m.intercept_ = np.asarray(intercept)
     m.classes_ = np.asarray(classes)
     m.n_features_in_ = m.coef_.shape[1]
     return m

@@ -84,6 +84,10 @@ def write_figures(run: RunFolder) -> list[FigureEntry]:
     return entries
 
 
+def _rows(n, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _leak_context(leak) -> dict | None:
     if not isinstance(leak, dict):
         return None
@@ -93,12 +97,18 @@ def _leak_context(leak) -> dict | None:
     if not is_number(fraction) and is_number(test_rows) and is_number(synthetic) and test_rows:
         fraction = synthetic / test_rows
     interpolated = leak.get("test_rows_interpolated_from_training_images")
+    other_breast = leak.get("real_test_images_with_other_breast_in_training")
+    percent = f"{100 * fraction:.1f}%" if is_number(fraction) else "unknown fraction"
+    n_syn = synthetic if synthetic is not None else "?"
     return {
-        "test_rows": test_rows if test_rows is not None else "?",
-        "synthetic_test_rows": synthetic if synthetic is not None else "?",
-        "synthetic_percent": f"{100 * fraction:.1f}%" if is_number(fraction) else "unknown fraction",
-        "interpolated": interpolated,
-        "other_breast": leak.get("real_test_images_with_other_breast_in_training"),
+        "synthetic_sentence": f"{n_syn} of {test_rows if test_rows is not None else '?'} test rows ({percent}) "
+                              f"{'is' if synthetic == 1 else 'are'} synthetic",
+        "interpolated_sentence": None if interpolated is None else
+        f"{_rows(interpolated, 'test row')} {'was' if interpolated == 1 else 'were'} interpolated from images "
+        "that are also in training",
+        "other_breast_sentence": None if other_breast is None else
+        f"{_rows(other_breast, 'real test image')} {'has' if other_breast == 1 else 'have'} the same woman's "
+        "other breast in training",
         "items_shown": [(k.replace("_", " "), fmt(v) if isinstance(v, float) else str(v)) for k, v in leak.items()],
     }
 

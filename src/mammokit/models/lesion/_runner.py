@@ -15,45 +15,104 @@ import numpy as np
 import yaml
 from threadpoolctl import threadpool_limits
 
-from ...constants import BASE_LABELS, TASKS
+from ... import __version__
+from ...constants import BASE_LABELS, RESEARCH_DISCLAIMER, TASKS
 from ...datasets import load_dataset
 from ...errors import ConfigError, DatasetError
+from ._bundle import _git_commit, save_lesion_bundle
 from ._cv import LesionCVResult, cross_validate
 from ._maps import compute_cell_maps
 from ._model import LesionModel, LesionSettings
 
+# The same top-level layout as the other experiment configs (mammokit.experiment), with the lesion
+# model's settings under ``model`` and its cell balancing in ``balance``.
 DEFAULTS = {
     "name": "mias-lesion", "seed": 0, "task": "3class",
-    "data": {"dataset": "mias", "root": None, "ids": None, "limit": None},
+    "dataset": {"name": "mias", "data": None, "ids": None, "limit": None},
+    "features": {"backbone": "efficientnet_lite0", "weights": None, "cache_dir": None, "threads": 1},
+    "balance": "class_weight",
+    "model": {"type": "lesion", "heatmap_figures": 6},
     "protocol": {"name": "cv", "folds": 5, "repeats": 3},
-    "model": {"type": "lesion"},
-    "evaluation": {"n_boot": 1000, "heatmaps": 6},
-    "cache_dir": None, "threads": None,
+    "bootstrap": {"n": 1000, "level": 0.95},
 }
+_NOT_SETTINGS = ("type", "heatmap_figures")
+
+
+def _merge(base: dict, update: dict, where: str = "") -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (update or {}).items():
+        if k not in base:
+            raise ConfigError(f"unknown config key {where}{k} for the lesion model (known: {', '.join(base)})")
+        if isinstance(base[k], dict) and k != "model":
+            if not isinstance(v, dict):
+                raise ConfigError(f"config key {where}{k} must be a mapping, got {v!r}")
+            out[k] = _merge(base[k], v, f"{where}{k}.")
+        elif k == "model":
+            if not isinstance(v, dict):
+                raise ConfigError(f"config key model must be a mapping, got {v!r}")
+            out[k] = {**out[k], **v}
+        else:
+            out[k] = v
+    return out
+
+
+def _override(item: str) -> dict:
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected key.sub=value")
+    key, value = item.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"--set {item!r}: empty key")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    node: dict = {}
+    cur = node
+    for p in parts[:-1]:
+        cur = cur.setdefault(p, {})
+    cur[parts[-1]] = parsed
+    return node
+
+
+def load_lesion_config(data: dict, overrides: list[str] | None = None, name: str | None = None) -> dict:
+    """A lesion config (as read from YAML) over the defaults, ``key.sub=value`` overrides applied, validated."""
+    cfg = _merge(DEFAULTS, data or {})
+    if name and "name" not in (data or {}):
+        cfg["name"] = name
+    for item in overrides or []:
+        cfg = _merge(cfg, _override(item))
+    return resolve_config(cfg)
+
+
+def settings_of(cfg: dict) -> LesionSettings:
+    d = {k: v for k, v in cfg["model"].items() if k not in _NOT_SETTINGS}
+    d.update(backbone=cfg["features"]["backbone"], weights=cfg["features"]["weights"], balance=cfg["balance"],
+             seed=int(cfg["seed"]))
+    return LesionSettings.from_dict(d)
 
 
 def resolve_config(config: dict) -> dict:
-    cfg = copy.deepcopy(DEFAULTS)
-    for k, v in (config or {}).items():
-        if isinstance(v, dict) and isinstance(cfg.get(k), dict):
-            cfg[k].update(v)
-        else:
-            cfg[k] = v
+    """Defaults filled in and every lesion setting spelled out (what config.yaml records)."""
+    cfg = _merge(DEFAULTS, config or {})
     if cfg["model"].get("type", "lesion") != "lesion":
         raise ConfigError(f"model.type: run_lesion runs the lesion model, not {cfg['model']['type']!r}")
     if cfg["protocol"].get("name", "cv") != "cv":
         raise ConfigError("protocol.name: the lesion model is evaluated with the cv protocol only")
     if cfg["task"] not in TASKS:
         raise ConfigError(f"task: unknown task {cfg['task']!r}; choose one of {', '.join(TASKS)}")
-    settings = {k: v for k, v in cfg["model"].items() if k != "type"}
-    settings.setdefault("seed", int(cfg["seed"]))
-    cfg["model"] = {"type": "lesion", **LesionSettings.from_dict(settings).as_dict()}
+    if not str(cfg["name"]).strip() or "/" in str(cfg["name"]):
+        raise ConfigError(f"name: {cfg['name']!r} must be a plain folder name")
+    s = settings_of(cfg)
+    extra = {k: cfg["model"][k] for k in _NOT_SETTINGS if k in cfg["model"]}
+    cfg["model"] = {**extra, **{k: v for k, v in s.as_dict().items()
+                                if k not in ("backbone", "weights", "balance", "seed")}}
     return cfg
 
 
 def _records(cfg: dict):
-    d = cfg["data"]
-    records = load_dataset(d.get("dataset", "mias"), d.get("root"))
+    d = cfg["dataset"]
+    records = load_dataset(d.get("name", "mias"), d.get("data"))
     if d.get("ids"):
         wanted = set(d["ids"])
         records = [r for r in records if r.id in wanted]
@@ -139,16 +198,16 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
     out = Path(out_dir)
     (out / "figures" / "heatmaps").mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    settings = LesionSettings.from_dict({k: v for k, v in cfg["model"].items() if k != "type"})
+    settings = settings_of(cfg)
     seed, task = int(cfg["seed"]), cfg["task"]
     records = _records(cfg)
     t0 = time.perf_counter()
     maps, map_stats = compute_cell_maps(records, backbone=settings.backbone, weights=settings.weights,
-                                        sizes=settings.sizes, cache_dir=cfg.get("cache_dir"),
-                                        threads=cfg.get("threads"), progress=progress)
+                                        sizes=settings.sizes, cache_dir=cfg["features"]["cache_dir"],
+                                        threads=cfg["features"]["threads"], progress=progress)
     t_features = time.perf_counter() - t0
     # Heatmap figures: the first abnormal test images with coordinates in repeat 0, plus one normal.
-    n_fig = int(cfg["evaluation"].get("heatmaps", 6))
+    n_fig = int(cfg["model"].get("heatmap_figures", 6))
     figs: list[tuple[int, np.ndarray, np.ndarray, int]] = []
 
     def keep(r, f, i, logits, mask):
@@ -162,12 +221,12 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
     t1 = time.perf_counter()
     res = cross_validate(records, maps, settings, folds=int(cfg["protocol"]["folds"]),
                          repeats=int(cfg["protocol"]["repeats"]), seed=seed, keep=keep,
-                         threads=int(cfg.get("threads") or 1))
+                         threads=int(cfg["features"]["threads"] or 1))
     t_cv = time.perf_counter() - t1
     y3, P3, groups, repeats = res.arrays()
-    n_boot = int(cfg["evaluation"].get("n_boot", 1000))
-    main = _task_block(y3, P3, groups, repeats, task, n_boot, seed)
+    n_boot = int(cfg["bootstrap"]["n"])
     tasks = {t: _task_block(y3, P3, groups, repeats, t, n_boot, seed) for t in TASKS}
+    main = tasks[task]
     headline = {
         "normal_vs_abnormal_roc_auc": tasks["normal_vs_abnormal"]["mean_of_repeats"]["macro_roc_auc"],
         "benign_vs_malignant_roc_auc": tasks["benign_vs_malignant"]["mean_of_repeats"]["macro_roc_auc"],
@@ -186,7 +245,7 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
                             proba=P3[[n for n in range(len(res.ids)) if res.ids[n] == records[i].id and
                                       res.repeats[n] == 0][0]])
     t2 = time.perf_counter()
-    with threadpool_limits(limits=int(cfg.get("threads") or 1)):
+    with threadpool_limits(limits=int(cfg["features"]["threads"] or 1)):
         final = LesionModel(settings).fit(records, maps, np.arange(len(records)), seed=seed)
     t_final = time.perf_counter() - t2
     classes = TASKS[task]
@@ -196,16 +255,22 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
         "n_images": len(records), "n_patients": len({r.patient for r in records}), "n_test_rows": len(rows),
         "model": "lesion", "backbone": settings.backbone, "balance": settings.balance,
         "metrics": main["metrics"], "calibration": calib, "per_repeat": main["per_repeat"],
-        "mean_of_repeats": main["mean_of_repeats"],
+        "per_repeat_mean": main["mean_of_repeats"],
+        "protocol_description": (
+            f"Cross-validation: {cfg['protocol']['folds']}-fold stratified, patient-grouped splits repeated "
+            f"{cfg['protocol']['repeats']} times. In each fold the cell classifiers, hard-negative mining, PCA and "
+            "the image aggregator (on inner-fold, out-of-fold heatmaps) see the training patients only; test-image "
+            "annotations are used only to score localisation."),
         "headline": headline, "tasks": tasks, "localisation": loc,
         "ablation_fixed_aggregation_normal_vs_abnormal_auc": _fixed_aggregation_aucs(res),
         "leak_check": res.leak_check,
         "lesion": {"settings": settings.as_dict(), "feature_maps": map_stats},
         "timing_s": {"features": round(t_features, 2), "fit_evaluate": round(t_cv, 2), "final_fit": round(t_final, 2)},
+        "bundle": {"trained_on": f"all {len(records)} images, same procedure; the CV metrics estimate it"},
+        "git_commit": _git_commit(), "mammokit_version": __version__, "disclaimer": RESEARCH_DISCLAIMER,
     }
-    from ._bundle import save_lesion_bundle
 
-    save_lesion_bundle(out / "bundle", final, dataset={"name": cfg["data"].get("dataset", "mias"),
+    save_lesion_bundle(out / "bundle", final, dataset={"name": cfg["dataset"]["name"],
                                                         "n_images": len(records)},
                        seed=seed, metrics_summary=headline, trained_on=f"all {len(records)} images")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))

@@ -44,7 +44,8 @@ CLASSES = ("normal", "benign", "malignant")
 PER_CLASS_IMAGES = {"normal": 14, "benign": 10, "malignant": 10}
 FIGURES = ("confusion_matrix", "roc", "pr", "reliability", "prediction_grid")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-MALICIOUS_NAME = '<script>alert("pwned")</script><img src="http://evil.example/x.png" onerror=alert(1)>'
+# HTML injection, plus broken matplotlib mathtext ($...$) for the comparison chart's legend.
+MALICIOUS_NAME = '<script>alert("pwned")</script><img src="http://evil.example/x.png" onerror=alert(1)> $\\frac{x$'
 
 
 # --- building real-shaped run folders -----------------------------------------------------------

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from ..constants import RESEARCH_DISCLAIMER
 from ..errors import InputFileError, MammokitError
-from ._figures import save_figure
+from ._figures import plain, save_figure
 from ._html import png_data_uri, render, utc_now, write_text_atomic
 from ._run_folder import METRICS_FILE, _load_metrics
 from ._text import fmt, fmt_ci, metric_entry, protocol_description
@@ -91,7 +91,7 @@ def comparison_figure(rows: list[dict], title: str) -> Figure:
             if ci and not np.isnan(values[j]):
                 err[:, j] = [max(values[j] - ci[0], 0.0), max(ci[1] - values[j], 0.0)]
                 has_ci[j] = True
-        label = f"{row['name']} ({row['protocol']})" + (" LEAKY" if row["leaky"] else "")
+        label = plain(f"{row['name']} ({row['protocol']})" + (" LEAKY" if row["leaky"] else ""))
         pos = x - 0.4 + width * (i + 0.5)
         bars = ax.bar(pos, np.nan_to_num(values), width * 0.92, color=colours[i], label=label,
                       hatch="///" if row["leaky"] else None, edgecolor="darkred" if row["leaky"] else "white",
@@ -106,7 +106,7 @@ def comparison_figure(rows: list[dict], title: str) -> Figure:
     ax.set_xticks(x, [SHORT_LABELS[k] for k in COMPARISON_METRICS])
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("score (95% CI)")
-    ax.set_title(title)
+    ax.set_title(plain(title))
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(n_runs, 3), frameon=False)
     return fig

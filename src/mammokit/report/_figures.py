@@ -25,6 +25,11 @@ DPI = 100
 RELIABILITY_BINS = 10
 
 
+def plain(text) -> str:
+    """Text for a figure, shown literally: a '$' in a run name or file name must not start mathtext."""
+    return str(text).replace("$", r"\$")
+
+
 def save_figure(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, format="png")
@@ -42,11 +47,11 @@ def confusion_figure(preds: Predictions, classes: tuple[str, ...]) -> Figure:
     # Fixed margins: constrained layout roughly doubles the drawing time of these small figures.
     fig.subplots_adjust(left=0.1, right=0.99, bottom=0.14, top=0.92, wspace=0.35)
     ax_counts, ax_norm = fig.subplots(1, 2)
-    ConfusionMatrixDisplay(counts, display_labels=list(classes)).plot(
+    ConfusionMatrixDisplay(counts, display_labels=[plain(c) for c in classes]).plot(
         ax=ax_counts, colorbar=False, cmap="Blues", values_format="d"
     )
     ax_counts.set_title("Counts")
-    ConfusionMatrixDisplay(rows, display_labels=list(classes)).plot(
+    ConfusionMatrixDisplay(rows, display_labels=[plain(c) for c in classes]).plot(
         ax=ax_norm, colorbar=False, cmap="Blues", values_format=".2f", im_kw={"vmin": 0, "vmax": 1}
     )
     ax_norm.set_title("Row-normalised (recall per true class)")
@@ -66,7 +71,7 @@ def roc_figure(preds: Predictions, classes: tuple[str, ...]) -> Figure:
     ax = fig.subplots()
     grid = np.linspace(0.0, 1.0, 201)
     tprs, aucs = [], []
-    for k, name in enumerate(classes):
+    for k, name in enumerate(map(plain, classes)):
         if not _present(preds, k):
             ax.plot([], [], " ", label=f"{name}: no ROC (one class only among these rows)")
             continue
@@ -93,7 +98,7 @@ def pr_figure(preds: Predictions, classes: tuple[str, ...]) -> Figure:
     fig.subplots_adjust(left=0.13, right=0.97, bottom=0.11, top=0.93)
     ax = fig.subplots()
     aps = []
-    for k, name in enumerate(classes):
+    for k, name in enumerate(map(plain, classes)):
         if not _present(preds, k):
             ax.plot([], [], " ", label=f"{name}: no PR curve (one class only among these rows)")
             continue

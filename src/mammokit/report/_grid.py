@@ -12,6 +12,7 @@ from PIL import Image as PILImage
 
 from ..constants import REPO_ROOT
 from ..errors import MammokitError
+from ._figures import plain
 from ._run_folder import Predictions
 
 GRID_PANELS = 16
@@ -155,7 +156,7 @@ def grid_figure(panels: list[GridPanel], columns: int = GRID_COLUMNS) -> Figure:
     for ax, panel in zip(axes, panels):
         ax.imshow(panel.thumbnail, interpolation="nearest")
         mark = "right" if panel.correct else "WRONG"
-        ax.set_title(f"{panel.id}\ntrue {panel.true} | pred {panel.pred}\np={panel.probability:.2f} ({mark})",
+        ax.set_title(plain(f"{panel.id}\ntrue {panel.true} | pred {panel.pred}\np={panel.probability:.2f} ({mark})"),
                      fontsize=7.5, color="darkgreen" if panel.correct else "darkred")
     if not panels:
         axes[0].text(0.5, 0.5, "no real test images to show", ha="center", va="center")

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..features._defaults import DEFAULT_BATCH_SIZE, DEFAULT_RUNTIME
 from ._app import app
 
 
@@ -20,10 +21,12 @@ def features_cmd(
     size: int = typer.Option(384, "--size", help="square model input side in pixels"),
     mode: Optional[str] = typer.Option(None, "--mode", help="caffe | imagenet (default: the backbone's own)"),
     cache: Optional[Path] = typer.Option(None, "--cache", help="feature cache folder (default ./cache)"),
-    batch_size: int = typer.Option(16, "--batch-size", min=1),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch intra-op threads"),
+    batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1,
+                                   help="images per backbone call (default chosen by benchmarks/throughput.py)"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="intra-op threads (default: all cores)"),
     tta: bool = typer.Option(False, "--tta/--no-tta", help="average with the horizontally flipped image"),
-    runtime: str = typer.Option("torch", "--runtime", help="torch | onnx (where installed)"),
+    runtime: str = typer.Option(DEFAULT_RUNTIME, "--runtime",
+                                help="onnx | torch | torch-channels-last (default chosen by benchmarks/throughput.py)"),
     out: Optional[Path] = typer.Option(None, "--out", help="also save X and ids to this .npz"),
 ) -> None:
     """Extract pooled backbone features for every image, with a progress bar, and report throughput."""
@@ -46,5 +49,5 @@ def features_cmd(
     table.add_row(str(s["images"]), f"{s['seconds']:.2f}", f"{s['images_per_s']:.1f}", str(s["cache_hits"]),
                   str(s["computed"]))
     Console().print(table)
-    print(f"images={s['images']} seconds={s['seconds']:.2f} images_per_s={s['images_per_s']:.1f} "
+    print(f"images={s['images']} seconds={s['seconds']:.3f} images_per_s={s['images_per_s']:.1f} "
           f"cache_hits={s['cache_hits']} feature_dim={fs.X.shape[1] if fs.X.ndim == 2 else fs.X.shape[1:]}")

@@ -95,3 +95,22 @@ def test_overlay(view, heat):
 def test_overlay_invalid():
     with pytest.raises(ModelError, match="2-D"):
         overlay_heatmap(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4)))
+
+
+@pytest.mark.parametrize("layer_name", ["layer3", "layer4"])
+def test_same_heatmap_as_plain_pytorch_grad_cam_and_flags_restored(layer_name):
+    """Autograd starting at the target layer (a memory saving) must not change the map."""
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    torch.manual_seed(1)
+    model = torchvision.models.resnet18(weights=None, num_classes=3).eval()
+    model.conv1.weight.requires_grad_(False)  # a caller's own setting, to be restored as it was
+    layer = getattr(model, layer_name)
+    x = torch.rand(1, 3, 96, 96)
+    ours = gradcam_heatmap(model, x, target_class=1, target_layer=layer)
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}
+    assert flags.pop("conv1.weight") is False and all(flags.values())
+    with GradCAM(model=model, target_layers=[layer]) as cam:
+        plain = cam(input_tensor=x, targets=[ClassifierOutputTarget(1)])[0]
+    np.testing.assert_allclose(ours, plain, atol=1e-5)

@@ -73,7 +73,7 @@ def page_csrf(client) -> str:
 TINY_BUNDLE_PER_CLASS = 12
 
 
-def build_tiny_bundle(work: Path) -> Path:
+def build_tiny_bundle(work: Path, backbone: str = "efficientnet_lite0", size: int = 224) -> Path:
     """Train a real bundle on 36 mini-MIAS images (12 per class, both breasts of a woman together) with
     EfficientNet-Lite0 at 224 px and a logistic head: the same code path as `mammokit run`, made small."""
     import csv
@@ -102,7 +102,7 @@ def build_tiny_bundle(work: Path) -> Path:
             w.writerow([str(r.path), r.label, r.patient, r.id])
     cfg = load_config(None, [
         "name=web-test", "dataset.name=manifest", f"dataset.data={manifest}", "task=3class",
-        "features.backbone=efficientnet_lite0", "features.size=224", f"features.cache_dir={work / 'cache'}",
+        f"features.backbone={backbone}", f"features.size={size}", f"features.cache_dir={work / 'cache'}",
         "balance=none", "model.type=logistic", "protocol.name=cv", "protocol.folds=2", "protocol.repeats=1",
         "bootstrap.n=20",
     ])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -13,6 +14,26 @@ from ..errors import ModelError
 # GradCAM registers forward/backward hooks on the shared model: two requests doing it at once
 # would mix each other's activations, so one heatmap is computed at a time.
 _LOCK = threading.Lock()
+
+
+@contextmanager
+def _grad_only_from(model: torch.nn.Module, target_layer: torch.nn.Module):
+    """Let autograd start at `target_layer`: Grad-CAM needs d(score)/d(target activations) only, which
+    does not depend on earlier layers. Freezing them means the backbone's activations before the
+    target layer are not kept for backward (hundreds of MB for EfficientNet at 384 px) and the
+    backward pass is short. Layers without parameters keep the default (everything tracked)."""
+    own = {id(p) for p in target_layer.parameters()}
+    if not own:
+        yield
+        return
+    saved = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        for p, _ in saved:
+            p.requires_grad_(id(p) in own)
+        yield
+    finally:
+        for p, flag in saved:
+            p.requires_grad_(flag)
 
 
 def gradcam_heatmap(
@@ -41,14 +62,16 @@ def gradcam_heatmap(
     except StopIteration:
         raise ModelError("Grad-CAM needs a model with parameters") from None
     x = x.to(device)
-    with _LOCK, torch.enable_grad():
+    with _LOCK, torch.enable_grad(), _grad_only_from(model, target_layer):
         was_training = model.training
-        with GradCAM(model=model, target_layers=[target_layer]) as cam:
-            with torch.no_grad():
-                n_classes = int(model(x).shape[-1])
-            if not 0 <= int(target_class) < n_classes:
-                raise ModelError(f"Grad-CAM target_class {target_class} is outside 0..{n_classes - 1}")
-            heat = cam(input_tensor=x, targets=[ClassifierOutputTarget(int(target_class))])[0]
-        model.train(was_training)
+        try:
+            with GradCAM(model=model, target_layers=[target_layer]) as cam:
+                with torch.no_grad():
+                    n_classes = int(model(x).shape[-1])
+                if not 0 <= int(target_class) < n_classes:
+                    raise ModelError(f"Grad-CAM target_class {target_class} is outside 0..{n_classes - 1}")
+                heat = cam(input_tensor=x, targets=[ClassifierOutputTarget(int(target_class))])[0]
+        finally:
+            model.train(was_training)
     heat = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0)
     return np.clip(heat, 0.0, 1.0)

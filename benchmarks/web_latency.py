@@ -1,0 +1,194 @@
+"""Web app latency: upload-to-result time for a 1024 x 1024 mammogram, 1 and 4 concurrent clients,
+and the server's peak memory.
+
+    python benchmarks/web_latency.py [--model runs/mias-cv/bundle] [--requests 20] [--clients 1 4]
+
+Starts `mammokit serve` as a separate process on a free loopback port with a fresh data dir,
+adds a user and an API token, then each client repeatedly POSTs a real mini-MIAS image
+(1024 x 1024 PNG) to /api/predictions and fetches the heatmap overlay of the result.
+Latency = POST start to overlay received. Peak RSS = the server process's VmHWM (Linux)
+or the largest RSS seen while polling. Prints a table and writes JSON (--out).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from mammokit.constants import default_mias_dir  # noqa: E402
+from mammokit.web import add_user, create_api_token, init_db  # noqa: E402
+
+PASSWORD = "benchmark-password-123"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peak_rss(proc: psutil.Process, polled: int) -> int:
+    try:
+        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return max(polled, int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    return polled
+
+
+class RssPoller(threading.Thread):
+    def __init__(self, proc: psutil.Process):
+        super().__init__(daemon=True)
+        self.proc, self.peak, self.stop = proc, 0, threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                self.peak = max(self.peak, self.proc.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.05)
+
+
+def one_request(base: str, token: str, name: str, content: bytes) -> tuple[float, bool, str]:
+    headers = {"Authorization": f"Bearer {token}"}
+    t0 = time.perf_counter()
+    try:
+        with httpx.Client(base_url=base, timeout=300) as c:
+            r = c.post("/api/predictions", headers=headers, files={"file": (name, content, "image/png")})
+            if r.status_code != 201:
+                return time.perf_counter() - t0, False, f"POST {r.status_code}: {r.text[:200]}"
+            body = r.json()
+            url = body["overlay_url"] or body["view_url"]
+            img = c.get(url, headers=headers)
+            if img.status_code != 200:
+                return time.perf_counter() - t0, False, f"GET {url} {img.status_code}"
+    except httpx.HTTPError as exc:
+        return time.perf_counter() - t0, False, f"{type(exc).__name__}: {exc}"
+    return time.perf_counter() - t0, True, ""
+
+
+def run_level(base, token, images, clients: int, requests_per_client: int) -> dict:
+    jobs = [images[i % len(images)] for i in range(clients * requests_per_client)]
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        results = list(pool.map(lambda p: one_request(base, token, p.name, p.read_bytes()), jobs))
+    wall = time.perf_counter() - t0
+    lat = np.array([r[0] for r in results if r[1]])
+    errors = [r[2] for r in results if not r[1]]
+    return {
+        "clients": clients, "requests": len(jobs), "errors": len(errors), "error_examples": errors[:3],
+        "p50_s": float(np.percentile(lat, 50)) if len(lat) else None,
+        "p95_s": float(np.percentile(lat, 95)) if len(lat) else None,
+        "mean_s": float(lat.mean()) if len(lat) else None,
+        "max_s": float(lat.max()) if len(lat) else None,
+        "throughput_per_s": float(len(lat) / wall) if wall else None,
+        "wall_s": wall,
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, default=REPO / "runs" / "mias-cv" / "bundle")
+    ap.add_argument("--requests", type=int, default=20, help="requests per client at each level")
+    ap.add_argument("--clients", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=REPO / "test-output" / "benchmarks" / "web_latency.json")
+    args = ap.parse_args(argv)
+    if not (args.model / "manifest.json").is_file():
+        print(f"web_latency: no model bundle at {args.model}; run `make demo` first or pass --model BUNDLE",
+              file=sys.stderr)
+        return 2
+    mias = default_mias_dir()
+    if mias is None:
+        print("web_latency: mini-MIAS not found (../shared/data/mini-mias)", file=sys.stderr)
+        return 2
+    images = [mias / "images" / f"mdb{n:03d}.png" for n in range(1, 41)]  # real 1024 x 1024 mammograms
+
+    with tempfile.TemporaryDirectory(prefix="mammokit-bench-") as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        engine, factory = init_db(f"sqlite:///{data / 'mammokit.db'}")
+        add_user(factory, "bench", "clinician", PASSWORD)
+        token = create_api_token(factory, "bench")
+        engine.dispose()
+        port = free_port()
+        cmd = [sys.executable, "-c", "from mammokit.cli import main; main()", "serve", "--model", str(args.model),
+               "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)]
+        log = open(Path(tmp) / "server.log", "w")
+        server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                if server.poll() is not None:
+                    log.flush()
+                    print((Path(tmp) / "server.log").read_text()[-2000:], file=sys.stderr)
+                    return 2
+                try:
+                    if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError("server did not start in 180 s")
+                time.sleep(0.3)
+            proc = psutil.Process(server.pid)
+            rss_start = proc.memory_info().rss
+            poller = RssPoller(proc)
+            poller.start()
+            for p in images[: args.warmup]:  # the first request loads the backbone
+                one_request(base, token, p.name, p.read_bytes())
+            levels = [run_level(base, token, images, c, args.requests) for c in args.clients]
+            poller.stop.set()
+            poller.join()
+            peak = peak_rss(proc, poller.peak)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            log.close()
+
+    result = {
+        "benchmark": "web_latency", "model": str(args.model), "image": "mini-MIAS PNG, 1024 x 1024",
+        "requests_per_client": args.requests, "levels": levels,
+        "server_rss_after_start_mb": rss_start / 2**20, "server_peak_rss_mb": peak / 2**20,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "what": "POST /api/predictions (read, preprocess, backbone, head, calibration, Grad-CAM, store) "
+                "+ GET the overlay PNG; server = `mammokit serve` in its own process",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"model: {args.model}   image: 1024 x 1024 mini-MIAS PNG   server: {os.cpu_count()} CPUs")
+    print(f"{'clients':>7} {'requests':>8} {'errors':>6} {'p50 s':>7} {'p95 s':>7} {'req/s':>6}")
+    for lv in levels:
+        fmt = lambda v: f"{v:7.2f}" if v is not None else "      -"  # noqa: E731
+        print(f"{lv['clients']:>7} {lv['requests']:>8} {lv['errors']:>6} {fmt(lv['p50_s'])} {fmt(lv['p95_s'])} "
+              f"{lv['throughput_per_s']:6.2f}")
+    print(f"server peak RSS: {result['server_peak_rss_mb']:.0f} MB (after start {result['server_rss_after_start_mb']:.0f} MB)")
+    print(f"JSON: {args.out}")
+    return 0 if all(lv["errors"] == 0 for lv in levels) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

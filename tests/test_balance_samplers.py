@@ -48,12 +48,12 @@ def test_k_neighbors_adapted_to_smallest_class(method, attr):
     X, y = _imbalanced(n_minor=3)
     sampler = make_sampler(method, y)
     assert getattr(sampler, attr) == 2  # a class of 3 rows has 2 neighbours
-    Xr, yr = AuditedSampler(method).fit_resample(X, y)  # and it runs instead of failing
+    _, yr = AuditedSampler(method).fit_resample(X, y)  # and it runs instead of failing
     assert len(yr) > len(y)
 
 
 def test_class_of_one_falls_back_to_duplication():
-    X, y = _imbalanced(n_minor=1)
+    _, y = _imbalanced(n_minor=1)
     assert type(make_sampler("smote", y)).__name__ == "RandomOverSampler"
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +79,7 @@ class Predictor:
                 state_dict = torch.load(self.path / head["file"], map_location="cpu", weights_only=True)
             except FileNotFoundError:
                 raise ModelError(f"{self.path / head['file']}: missing from the bundle") from None
-            except Exception as exc:  # torch raises many types for a damaged file
+            except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
                 raise ModelError(f"{self.path / head['file']}: unreadable head weights ({type(exc).__name__})") from None
             model = DenseHead.from_state(
                 {"state_dict": state_dict, "n_features": head["n_features"], "n_classes": len(self.classes),
@@ -199,4 +201,12 @@ class Predictor:
 
 def load_bundle(path: str | Path) -> Predictor:
     """The Predictor for bundle folder ``path`` (as written by ``mammokit run``)."""
+    try:  # a lesion-model bundle (issue 4) has its own predictor
+        lesion = json.loads((Path(path) / "manifest.json").read_text()).get("model_type") == "lesion"
+    except (OSError, ValueError, AttributeError):
+        lesion = False
+    if lesion:
+        from ..models.lesion import load_lesion_bundle
+
+        return load_lesion_bundle(path)
     return Predictor(path)

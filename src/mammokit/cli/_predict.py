@@ -4,12 +4,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from ..constants import DEFAULT_RUNS_DIR
 from ._app import app, data_app, users_app  # noqa: F401
 
-DEFAULT_BUNDLE = Path("runs") / "mias-cv" / "bundle"
+DEFAULT_BUNDLE = DEFAULT_RUNS_DIR / "mias-cv" / "bundle"
 
 
 def _birads(pred) -> dict | None:
@@ -44,10 +46,11 @@ def _save_heatmap(pred, out_dir: Path, stem: str) -> Path | None:
 
 @app.command("predict")
 def predict_cmd(
-    images: list[Path] = typer.Argument(..., help="image files (DICOM, PGM, PNG, JPEG, TIFF)"),
-    model: Path = typer.Option(DEFAULT_BUNDLE, "--model", help="model bundle folder written by `mammokit run`"),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object per image instead of text"),
-    heatmap_dir: Path | None = typer.Option(None, "--heatmap-dir", help="write Grad-CAM overlays here"),
+    images: Annotated[list[Path], typer.Argument(help="image files (DICOM, PGM, PNG, JPEG, TIFF)")],
+    model: Annotated[Path, typer.Option("--model", help="model bundle folder written by `mammokit run`")] = (
+        DEFAULT_BUNDLE),
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object per image instead of text")] = False,
+    heatmap_dir: Annotated[Path | None, typer.Option("--heatmap-dir", help="write Grad-CAM overlays here")] = None,
 ) -> None:
     """Classify images with a trained bundle: class, calibrated probabilities, suggested BI-RADS."""
     from ..bundle import load_bundle

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -44,6 +45,11 @@ def _print_summary(metrics: dict, run_dir: Path) -> None:
     title = (f"{metrics['name']}: {metrics['protocol']} | {metrics['task']} | {metrics['backbone']} + "
              f"{metrics['model']} | balance {metrics['balance']} | {metrics['n_test_rows']} test rows")
     console.print(metrics_table(metrics, title))
+    raw = (metrics.get("metrics_raw") or {})
+    if raw.get("balanced_accuracy"):
+        console.print("decided on the head's balanced-prior (uncalibrated) probabilities instead: balanced accuracy "
+                      f"{_fmt(raw['balanced_accuracy'])}, sensitivity {_fmt(raw.get('sensitivity'))}, "
+                      f"specificity {_fmt(raw.get('specificity'))}")
     if metrics.get("leaky"):
         leak = metrics.get("leak") or {}
         console.print(
@@ -67,11 +73,12 @@ def _print_summary(metrics: dict, run_dir: Path) -> None:
 
 @app.command("run")
 def run_cmd(
-    config: Path = typer.Argument(..., help="experiment config (YAML), e.g. configs/mias-cv.yaml"),
-    set_: list[str] | None = typer.Option(None, "--set", help="override a config key: key.sub=value (repeatable)"),
-    out: Path | None = typer.Option(None, "--out", help="run folder (default runs/<name>)"),
-    no_report: bool = typer.Option(False, "--no-report", help="skip figures and report.html"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    config: Annotated[Path, typer.Argument(help="experiment config (YAML), e.g. configs/mias-cv.yaml")],
+    set_: Annotated[list[str] | None,
+                    typer.Option("--set", help="override a config key: key.sub=value (repeatable)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="run folder (default runs/<name>)")] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="skip figures and report.html")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
     """Run an experiment: features, protocol, metrics with CIs, bundle, report."""
     from ..experiment import load_config, run_config
@@ -83,9 +90,10 @@ def run_cmd(
 
 @app.command("evaluate")
 def evaluate_cmd(
-    run_dir: Path = typer.Argument(..., help="a run folder written by `mammokit run`"),
-    n_boot: int | None = typer.Option(None, "--n-boot", help="bootstrap samples (default: the run's config)"),
-    write: bool = typer.Option(False, "--write", help="also rewrite the run's metrics.json"),
+    run_dir: Annotated[Path, typer.Argument(help="a run folder written by `mammokit run`")],
+    n_boot: Annotated[int | None,
+                      typer.Option("--n-boot", help="bootstrap samples (default: the run's config)")] = None,
+    write: Annotated[bool, typer.Option("--write", help="also rewrite the run's metrics.json")] = False,
 ) -> None:
     """Recompute the metrics of a run from its predictions.csv and print the table."""
     from ..evaluate import evaluate_run

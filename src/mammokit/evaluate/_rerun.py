@@ -48,6 +48,8 @@ def evaluate_run(run_dir: str | Path, *, n_boot: int | None = None, write: bool 
         "per_repeat_mean": mean_of_repeats(per_repeat),
     })
     if table.proba_raw is not None:
+        metrics["metrics_raw"] = summarize(table.y_true, table.proba_raw, table.patients, classes, n_boot=n,
+                                           seed=seed, level=float(boot.get("level", 0.95)))
         method = (old.get("calibration") or {}).get("method", cfg.get("calibration", {}).get("method", "?"))
         metrics["calibration"] = calibration_report(table.y_true, table.proba_raw, table.proba, method)
     if write:

@@ -75,10 +75,10 @@ class _Collector:
 
     def columns(self) -> dict:
         c = self.cols
-        return dict(ids=c["ids"], patients=np.array(c["patients"], dtype=str), paths=c["paths"],
-                    repeats=np.array(c["repeats"], dtype=int), folds=np.array(c["folds"], dtype=int),
-                    synthetic=np.array(c["synthetic"], dtype=int), y_true=np.array(c["y_true"], dtype=int),
-                    proba=np.vstack(self.proba), proba_raw=np.vstack(self.proba_raw))
+        return {"ids": c["ids"], "patients": np.array(c["patients"], dtype=str), "paths": c["paths"],
+                "repeats": np.array(c["repeats"], dtype=int), "folds": np.array(c["folds"], dtype=int),
+                "synthetic": np.array(c["synthetic"], dtype=int), "y_true": np.array(c["y_true"], dtype=int),
+                "proba": np.vstack(self.proba), "proba_raw": np.vstack(self.proba_raw)}
 
 
 def test_rows_seen(audit: Audit, context: str, X_test: np.ndarray) -> int:

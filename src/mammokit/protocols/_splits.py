@@ -18,7 +18,7 @@ def grouped_holdout(y, groups, fraction: float, seed: int) -> tuple[np.ndarray, 
     groups = np.asarray(groups)
     if not 0 < fraction < 1:
         raise DatasetError(f"split fraction must be between 0 and 1, got {fraction}")
-    n_splits = max(2, int(round(1 / fraction)))
+    n_splits = max(2, round(1 / fraction))
     n_groups = len(np.unique(groups))
     if n_groups < n_splits:
         raise DatasetError(f"cannot hold out {fraction:.0%} by patient: only {n_groups} patients")

@@ -44,7 +44,7 @@ from ._model import (
     pair_index,
 )
 from ._patches import IGNORE, NEGATIVE, POSITIVE, CellSet, Circle, label_cells, lesion_circles, training_cells
-from ._runner import resolve_config, run_lesion, task_view
+from ._runner import load_lesion_config, resolve_config, run_lesion, task_view
 
 __all__ = [
     "AGGREGATIONS",
@@ -77,7 +77,7 @@ __all__ = [
     "image_features",
     "label_cells",
     "lesion_circles",
-    "load_lesion_bundle",
+    "load_lesion_bundle", "load_lesion_config",
     "localisation_hit",
     "maps_for_image",
     "max_score",

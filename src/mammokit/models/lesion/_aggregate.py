@@ -6,7 +6,7 @@ import numpy as np
 
 from ...errors import ConfigError
 
-AGGREGATIONS = ("max", "topk_mean", "mean", "learned")
+AGGREGATIONS = ("max", "topk_mean", "mean", "learned", "auto")
 IMAGE_FEATURES = (
     "abn_max", "abn_topk", "abn_mean", "mal_at_top", "mal_max", "abn_max_vs_pair", "abn_topk_vs_pair",
 )

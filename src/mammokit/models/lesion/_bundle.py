@@ -89,7 +89,7 @@ def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, s
         "kind": "mammokit-bundle", "format": BUNDLE_FORMAT, "model_type": MODEL_TYPE,
         "mammokit_version": __version__, "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "commit": _git_commit(), "classes": list(model.classes), "task": "3class", "positive_class": MALIGNANT,
-        "settings": s.as_dict(),
+        "settings": s.as_dict(), "features_used": list(model.features_used or s.image_features),
         "backbone": {"name": s.backbone, "weights": s.weights,
                      "identity": {str(sz): load_backbone(s.backbone, s.weights, sz).identity for sz in s.sizes}},
         "preprocess": {"sizes": list(s.sizes), "mode": "imagenet", "crop": True, "orient": True},
@@ -142,7 +142,8 @@ class LesionPredictor:
                     for n in ("pair", "single")}
         except KeyError as exc:
             raise ModelError(f"{self.path}: bundle arrays incomplete (missing {exc})") from None
-        self.model = LesionModel(settings, cells, aggs["pair"], aggs["single"], self.classes)
+        self.model = LesionModel(settings, cells, aggs["pair"], aggs["single"], self.classes,
+                                 tuple(m.get("features_used") or settings.image_features))
         self.target_layer = None
 
     def torch_model(self):

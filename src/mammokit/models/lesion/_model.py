@@ -6,6 +6,7 @@ vector), so applying it to every cell of every image is one tensor contraction p
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 
@@ -38,10 +39,12 @@ class LesionSettings:
     min_breast: float = 0.5
     margin_cells: float = 1.0
     top_k: int = 3
-    aggregation: str = "learned"
+    aggregation: str = "learned"  # learned (image_features) | auto (feature set picked by inner CV) | max | topk_mean
     image_features: tuple[str, ...] = IMAGE_FEATURES
     contralateral: bool = True
     inner_folds: int = 3  # the aggregator learns from out-of-fold heatmaps of the training images
+    test_cells: str = "refit"  # test heatmaps from cell models refitted on all training images, or "ensemble":
+    # the mean of the inner-fold cell models, the very models whose heatmaps the aggregator learned from
     aggregator_C: float = 1.0
     seed: int = 0
 
@@ -55,6 +58,8 @@ class LesionSettings:
         unknown = [f for f in self.image_features if f not in IMAGE_FEATURES]
         if unknown or not self.image_features:
             raise ConfigError(f"lesion.image_features: unknown {unknown}; choose from {', '.join(IMAGE_FEATURES)}")
+        if self.test_cells not in ("refit", "ensemble"):
+            raise ConfigError(f"lesion.test_cells: {self.test_cells!r} is not refit or ensemble")
         if self.inner_folds < 2:
             raise ConfigError("lesion.inner_folds must be at least 2")
 
@@ -181,6 +186,16 @@ class CellModels:
         mask = np.stack([mp.scales[finest].mask for mp in maps])
         return a, m, mask
 
+    @classmethod
+    def mean(cls, models: Sequence[CellModels]) -> CellModels:
+        """Average of linear cell models (= averaging their logits)."""
+        heads = {}
+        for head in ("abnormal", "malignant"):
+            heads[head] = {size: LinearCellClassifier(np.mean([getattr(m, head)[size].w for m in models], axis=0),
+                                                      float(np.mean([getattr(m, head)[size].b for m in models])))
+                           for size in getattr(models[0], head)}
+        return cls(heads["abnormal"], heads["malignant"], models[0].bases)
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {}
         for head, d in (("abnormal", self.abnormal), ("malignant", self.malignant)):
@@ -211,7 +226,7 @@ def pair_index(records: Sequence[Record]) -> list[int | None]:
 
 
 def feature_matrix(abn: np.ndarray, mal: np.ndarray, mask: np.ndarray, pairs: Sequence[int | None],
-                   s: LesionSettings) -> np.ndarray:
+                   s: LesionSettings, names: Sequence[str] | None = None) -> np.ndarray:
     """Aggregator inputs for N images; ``pairs`` index into the same arrays (None: no pair there)."""
     rows = []
     for n in range(len(abn)):
@@ -219,7 +234,7 @@ def feature_matrix(abn: np.ndarray, mal: np.ndarray, mask: np.ndarray, pairs: Se
         j = pairs[n]
         pair = (abn[j], mask[j] >= s.min_breast) if (s.contralateral and j is not None) else None
         rows.append(image_features(abn[n], mal[n], m, s.top_k, pair))
-    cols = [IMAGE_FEATURES.index(f) for f in s.image_features]
+    cols = [IMAGE_FEATURES.index(f) for f in (names or s.image_features)]
     return np.asarray(rows)[:, cols]
 
 
@@ -258,6 +273,45 @@ class Aggregator:
         return e / e.sum(axis=1, keepdims=True)
 
 
+# Candidate aggregator inputs for aggregation "auto", simplest first (ties keep the simpler set).
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "max": ("abn_max", "mal_at_top"),
+    "max_topk": ("abn_max", "abn_topk", "mal_at_top", "mal_max"),
+    "all": IMAGE_FEATURES,
+}
+_FIXED = {"max": ("abn_max", "mal_at_top"), "topk_mean": ("abn_topk", "mal_at_top"), "mean": ("abn_mean", "mal_at_top")}
+
+
+def choose_features(A, M, K, pairs, y, groups, s: LesionSettings, seed: int) -> tuple[str, ...]:
+    """The aggregator's inputs. "auto" scores each candidate set by a patient-grouped CV of the aggregator on the
+    training images' out-of-fold heatmap features (3-class macro ROC-AUC) and keeps the best: test images play no
+    part in the choice."""
+    if s.aggregation in _FIXED:
+        return _FIXED[s.aggregation]
+    if s.aggregation != "auto":
+        return tuple(s.image_features)
+    from sklearn.metrics import roc_auc_score
+
+    full = feature_matrix(A, M, K, pairs, s, IMAGE_FEATURES)
+    cv = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed + 11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        splits = list(cv.split(np.zeros(len(y)), y, groups))
+    best, best_auc = tuple(s.image_features), -1.0
+    for names in FEATURE_SETS.values():
+        cols = [IMAGE_FEATURES.index(f) for f in names]
+        P = np.zeros((len(y), 3))
+        for tr, va in splits:
+            P[va] = Aggregator.fit(full[tr][:, cols], y[tr], 3, s.aggregator_C).predict_proba(full[va][:, cols])
+        try:
+            auc = roc_auc_score(y, P, multi_class="ovr", average="macro", labels=[0, 1, 2])
+        except ValueError:
+            auc = 0.0
+        if auc > best_auc + 1e-9:
+            best, best_auc = names, auc
+    return best
+
+
 def base_targets(records: Sequence[Record]) -> np.ndarray:
     """normal / benign / malignant as 0 / 1 / 2."""
     try:
@@ -276,6 +330,7 @@ class LesionModel:
     aggregator: Aggregator | None = None
     aggregator_single: Aggregator | None = None  # used when an image comes without its pair
     classes: tuple[str, ...] = BASE_LABELS
+    features_used: tuple[str, ...] = ()  # the aggregator's inputs (chosen by inner CV with aggregation "auto")
 
     def fit(self, records: Sequence[Record], maps: Sequence[CellMaps], train_index: Sequence[int],
             seed: int | None = None) -> LesionModel:
@@ -291,15 +346,23 @@ class LesionModel:
         h, w = maps[0].scales[finest].features.shape[-2:]
         A, M, K = np.zeros((len(train), h, w)), np.zeros((len(train), h, w)), np.zeros((len(train), h, w))
         inner = StratifiedGroupKFold(n_splits=s.inner_folds, shuffle=True, random_state=seed + 7)
-        for tr, va in inner.split(np.zeros(len(train)), y, groups):
+        with warnings.catch_warnings():  # "least populated class has fewer members": tiny classes, not an error
+            warnings.simplefilter("ignore", UserWarning)
+            inner_splits = list(inner.split(np.zeros(len(train)), y, groups))
+        inner_models = []
+        for tr, va in inner_splits:
             cm = CellModels.fit(records, maps, train[tr], s, seed, bases=self.cells.bases)
             a, m, k = cm.grids([maps[i] for i in train[va]])
             A[va], M[va], K[va] = a, m, k
+            inner_models.append(cm)
+        if s.test_cells == "ensemble":
+            self.cells = CellModels.mean(inner_models)
         pos = {int(i): n for n, i in enumerate(train)}
         pairs = [pos.get(p) if p is not None else None for p in (pair_index(records)[i] for i in train)]
-        F = feature_matrix(A, M, K, pairs, s)
+        self.features_used = choose_features(A, M, K, pairs, y, groups, s, seed)
+        F = feature_matrix(A, M, K, pairs, s, self.features_used)
         self.aggregator = Aggregator.fit(F, y, len(self.classes), s.aggregator_C)
-        F1 = feature_matrix(A, M, K, [None] * len(train), s)
+        F1 = feature_matrix(A, M, K, [None] * len(train), s, self.features_used)
         self.aggregator_single = Aggregator.fit(F1, y, len(self.classes), s.aggregator_C)
         return self
 
@@ -310,10 +373,11 @@ class LesionModel:
             raise ConfigError("lesion model: fit it (or load a bundle) before predicting")
         a, m, k = self.cells.grids(maps)
         pairs = list(pairs) if pairs is not None else [None] * len(maps)
-        F = feature_matrix(a, m, k, pairs, self.settings)
+        names = self.features_used or self.settings.image_features
+        F = feature_matrix(a, m, k, pairs, self.settings, names)
         P = self.aggregator.predict_proba(F)
         if self.settings.contralateral and any(p is None for p in pairs):
             single = [n for n, p in enumerate(pairs) if p is None]
             P[single] = self.aggregator_single.predict_proba(
-                feature_matrix(a[single], m[single], k[single], [None] * len(single), self.settings))
+                feature_matrix(a[single], m[single], k[single], [None] * len(single), self.settings, names))
         return P, a, m, k

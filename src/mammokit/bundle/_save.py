@@ -24,7 +24,7 @@ from ..protocols import FittedPipeline
 
 BUNDLE_FORMAT = 1
 # A feature vector further than this many times the training set's 99th-percentile
-# standardised distance is flagged as out of distribution.
+# standardised distance (and further than every training image) is flagged as out of distribution.
 OOD_FACTOR = 1.5
 # Share of the image inside the breast mask expected of a mammogram.
 MASK_FRACTION_RANGE = (0.03, 0.97)
@@ -93,7 +93,7 @@ def save_bundle(path: str | Path, pipe: FittedPipeline, *, X_train: np.ndarray, 
         "metrics": metrics_summary or {},
         "ood": {"distance": "rms standardised feature distance",
                 "train_q50": float(np.quantile(d, 0.5)), "train_q99": float(np.quantile(d, 0.99)),
-                "train_max": float(d.max()), "threshold": float(OOD_FACTOR * np.quantile(d, 0.99)),
+                "train_max": float(d.max()), "threshold": float(max(OOD_FACTOR * np.quantile(d, 0.99), d.max())),
                 "mask_fraction_range": list(MASK_FRACTION_RANGE)},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))

@@ -162,7 +162,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
     def decision_function(self, X) -> np.ndarray:
         """Logits, shape (n, n_classes)."""
         check_is_fitted(self, "module_")
-        with torch.no_grad():
+        with _deterministic_torch(), torch.no_grad():  # same numbers whatever the caller's thread count
             return self.module_(torch.as_tensor(np.asarray(X, dtype=np.float32))).numpy().astype(np.float64)
 
     def predict_proba(self, X) -> np.ndarray:

@@ -174,3 +174,27 @@ def test_predictions_csv_round_trip_and_bad_file(tmp_path):
         read_predictions(bad)
     with pytest.raises(InputFileError, match="not found"):
         read_predictions(tmp_path / "none.csv")
+
+
+def test_evaluate_run_recomputes_from_predictions(tmp_path):
+    from mammokit.evaluate import evaluate_run
+
+    rng = np.random.default_rng(3)
+    n = 40
+    y = rng.integers(0, 3, n)
+    p = rng.dirichlet(np.ones(3), n)
+    table = PredictionTable(ids=[f"i{k}" for k in range(n)], patients=np.array([f"p{k // 2}" for k in range(n)]),
+                            repeats=np.zeros(n, int), folds=np.arange(n) % 4, synthetic=np.zeros(n, int),
+                            paths=[""] * n, y_true=y, proba=p, proba_raw=p, classes=("normal", "benign", "malignant"),
+                            extra={})
+    write_predictions(tmp_path / "predictions.csv", table)
+    m = evaluate_run(tmp_path, n_boot=50, write=True)
+    assert m["metrics"]["accuracy"]["value"] == pytest.approx(scalar_metrics(y, p, 3)["accuracy"])
+    assert m["n_test_rows"] == n and m["positive_class"] == "malignant"
+    assert m["calibration"]["before"] == m["calibration"]["after"]  # raw == calibrated here
+    assert (tmp_path / "metrics.json").is_file()
+    with pytest.raises(InputFileError, match="run folder not found"):
+        evaluate_run(tmp_path / "missing")
+    (tmp_path / "predictions.csv").unlink()
+    with pytest.raises(InputFileError, match="predictions file not found"):
+        evaluate_run(tmp_path)

@@ -225,6 +225,8 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
     td = task_targets(records, cfg["task"])
     used = [records[i] for i in td.indices]
     fs, pre, bb = _features(cfg, used, progress)
+    # record what was used, so config.yaml re-runs the same thing even where it said "null" (backbone default)
+    cfg["features"]["size"], cfg["features"]["mode"] = int(pre.size), pre.mode
     t_feat = time.perf_counter() - t0
     data = ProtocolData(fs.X, td.y, np.asarray(td.groups, dtype=str), [r.id for r in used],
                         [str(r.path) for r in used], td.classes)

@@ -16,7 +16,7 @@ from mammokit.models._cnn_lstm import (
 from mammokit.protocols import ProtocolData, fit_pipeline, grouped_kfold, run_protocol
 
 C, H, W = 5, 3, 4
-FAST = dict(proj=8, lstm_hidden=6, epochs=3, patience=2, batch_size=16)
+FAST = {"proj": 8, "lstm_hidden": 6, "epochs": 3, "patience": 2, "batch_size": 16}
 
 
 def _maps(n=6, seed=0):
@@ -102,7 +102,7 @@ def test_output_shapes(layout, extra):
 def test_learns_a_row_signal_and_is_deterministic():
     maps, y, _ = _toy(n_per_class=30)
     seq = map_to_sequence(maps, "rows")
-    kw = dict(seq_len=H, proj=16, lstm_hidden=16, epochs=40, patience=40, random_state=3)
+    kw = {"seq_len": H, "proj": 16, "lstm_hidden": 16, "epochs": 40, "patience": 40, "random_state": 3}
     a = CnnLstmClassifier(**kw).fit(seq[::2], y[::2])
     b = CnnLstmClassifier(**kw).fit(seq[::2], y[::2])
     np.testing.assert_array_equal(a.predict_proba(seq[1::2]), b.predict_proba(seq[1::2]))

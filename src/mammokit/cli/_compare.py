@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
@@ -11,21 +11,21 @@ from ._app import app, data_app, users_app  # noqa: F401
 
 @app.command("compare")
 def compare_cmd(
-    config: Path = typer.Argument(..., help="comparison config (YAML), e.g. configs/paper-comparison.yaml"),
-    set_: Optional[list[str]] = typer.Option(
-        None, "--set", help="override a config key: key.sub=value, models by name (repeatable)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="run folder (default runs/<name>)"),
-    docs: Optional[Path] = typer.Option(
-        None, "--docs", help="also refresh the measured section of this Markdown page (e.g. docs/paper-comparison.md)"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bar or per-cell log"),
+    config: Annotated[Path, typer.Argument(help="comparison config (YAML), e.g. configs/paper-comparison.yaml")],
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="override a config key: key.sub=value, models by name (repeatable)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="run folder (default runs/<name>)")] = None,
+    docs: Annotated[Path | None, typer.Option(
+        "--docs", help="also refresh the measured section of this Markdown page (e.g. docs/paper-comparison.md)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar or per-cell log")] = False,
 ) -> None:
     """Run every model of CONFIG under module1 (LEAKY), module2 and cv; write the table and charts."""
+    import sys
+
     from rich.console import Console
 
     from ..compare import load_comparison_config, markdown_table, refresh_docs, rich_table, run_comparison
     from ..constants import RESEARCH_DISCLAIMER
-
-    import sys
 
     # wide enough for the table when the output is a file or a pipe (rich assumes 80 columns there)
     console = Console(width=None if sys.stdout.isatty() else 200)

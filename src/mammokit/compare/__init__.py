@@ -13,11 +13,11 @@ from ._table import markdown_table, rich_table, table_cells, write_tables
 
 __all__ = [
     "BEGIN",
-    "Comparison",
     "DEFAULTS",
     "END",
     "PROTOCOL_ORDER",
     "TABLE_METRICS",
+    "Comparison",
     "accuracy_figure",
     "f1_auc_figure",
     "load_comparison_config",

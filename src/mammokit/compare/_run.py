@@ -12,10 +12,10 @@ import copy
 import json
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import yaml
@@ -62,7 +62,7 @@ def provenance(config_path: str | Path | None = None) -> dict:
     from ..bundle import git_commit
 
     return {
-        "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, "
                    f"python {platform.python_version()}, torch {torch.__version__} (CPU)",
         "commit": git_commit(),
@@ -185,7 +185,7 @@ def run_comparison(config: dict, out_dir: str | Path | None = None, *, config_pa
     prov = provenance(config_path)
     prov["seconds_total"] = round(time.perf_counter() - t0, 1)
     prov["seconds_features"] = round(t_feat, 1)
-    prov["n_images"], prov["n_patients"] = len(used), int(len(set(groups)))
+    prov["n_images"], prov["n_patients"] = len(used), len(set(groups))
     prov["class_counts"] = {c: int((y == k).sum()) for k, c in enumerate(td.classes)}
     prov["feature_map"] = list(maps.shape[1:])
     prov["disclaimer"] = RESEARCH_DISCLAIMER

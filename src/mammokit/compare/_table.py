@@ -46,11 +46,11 @@ def markdown_table(comparison) -> str:
     p = comparison.provenance
     header, body = table_cells(comparison.rows)
     lines = [
-        f"Produced by `mammokit compare {p.get('config') or '<config>'}` on {p['date_utc']}; "
+        (f"Produced by `mammokit compare {p.get('config') or '<config>'}` on {p['date_utc']}; "
         f"machine: {p['machine']}; commit: `{p.get('commit') or 'unknown'}`; "
         f"{p['n_images']} images of {p['n_patients']} patients ({', '.join(f'{k} {v}' for k, v in p['class_counts'].items())}); "
         f"backbone feature map {tuple(p['feature_map'])}; whole comparison {p['seconds_total']:.0f} s "
-        f"(features {p['seconds_features']:.0f} s).",
+        f"(features {p['seconds_features']:.0f} s)."),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|",
@@ -75,9 +75,9 @@ def markdown_table(comparison) -> str:
                 f"{k['real_test_images_with_other_breast_in_training']} of {k['real_test_images']} real test "
                 "images have the same woman's other breast in training.")
     n_boot = comparison.config.get("bootstrap", {}).get("n", "?")
-    lines += ["", f"95% CIs: percentile bootstrap over patients ({n_boot} resamples). "
-              "CV pools the out-of-fold predictions of every repeat. Module 1 is LEAKY (see below): its test rows "
-              "include SMOTE-made rows interpolated from training images.", "", f"*{RESEARCH_DISCLAIMER}*"]
+    lines += ["", (f"95% CIs: percentile bootstrap over patients ({n_boot} resamples). "
+                   "CV pools the out-of-fold predictions of every repeat. Module 1 is LEAKY (see below): its test "
+                   "rows include SMOTE-made rows interpolated from training images."), "", f"*{RESEARCH_DISCLAIMER}*"]
     return "\n".join(lines) + "\n"
 
 

@@ -162,7 +162,8 @@ class DenseHead(ClassifierMixin, BaseEstimator):
     def decision_function(self, X) -> np.ndarray:
         """Logits, shape (n, n_classes)."""
         check_is_fitted(self, "module_")
-        with _deterministic_torch(), torch.no_grad():  # same numbers whatever the caller's thread count
+        # No global torch settings are touched here: the web app predicts from several threads at once.
+        with torch.no_grad():
             return self.module_(torch.as_tensor(np.asarray(X, dtype=np.float32))).numpy().astype(np.float64)
 
     def predict_proba(self, X) -> np.ndarray:

@@ -11,7 +11,14 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from mammokit.errors import ConfigError
-from mammokit.models import DenseHead, build_head, logistic_as_module, logistic_from_arrays, make_logistic, make_model
+from mammokit.models import (
+    DenseHead,
+    build_head,
+    logistic_as_module,
+    logistic_from_arrays,
+    make_logistic,
+    make_model,
+)
 
 
 def _data(n=160, d=24, classes=3, seed=0):

@@ -62,3 +62,12 @@ def test_bad_configs_are_config_errors(tmp_path, text, overrides, match):
 def test_missing_config_file():
     with pytest.raises(InputFileError, match="config file not found"):
         load_config(Path("/nonexistent/config.yaml"))
+
+
+def test_run_refuses_models_it_cannot_train_on_pooled_features(tmp_path):
+    from mammokit.experiment import run_config
+
+    cfg = load_config(None, ["model.type=cnn_lstm"])  # valid for `mammokit compare`, not for `run`
+    with pytest.raises(ConfigError, match="mammokit compare"):
+        run_config(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -37,8 +37,8 @@ DEFAULTS: dict = {
     "bootstrap": {"n": 1000, "level": 0.95},
     "seed": 0,
 }
-# Sections that are plain values, not mappings.
-_SCALARS = ("name", "task", "balance", "seed")
+# Models run_config trains (on pooled features) and bundles; others run through `mammokit compare`.
+RUN_MODEL_TYPES = ("dense_head", "logistic")
 
 
 def _merge(base: dict, update: dict, where: str = "") -> dict:
@@ -219,6 +219,9 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
     from .protocols import ProtocolData, run_protocol
 
     cfg = _validate(copy.deepcopy(config))
+    if cfg["model"]["type"] not in RUN_MODEL_TYPES:
+        raise ConfigError(f"model.type {cfg['model']['type']}: `mammokit run` trains on pooled features "
+                          f"({', '.join(RUN_MODEL_TYPES)}); sequence models run through `mammokit compare`")
     out = Path(out_dir) if out_dir is not None else DEFAULT_RUNS_DIR / cfg["name"]
     t0 = time.perf_counter()
     records = load_dataset(cfg["dataset"]["name"], cfg["dataset"]["data"])

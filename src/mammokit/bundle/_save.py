@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
 
 from .. import __version__
 from ..constants import REPO_ROOT, RESEARCH_DISCLAIMER
+from ..errors import ModelError
 from ..models import DenseHead
 from ..protocols import FittedPipeline
 
@@ -56,14 +58,16 @@ def save_bundle(path: str | Path, pipe: FittedPipeline, *, X_train: np.ndarray, 
     """Write ``pipe`` (scaler + model + calibrator) and its manifest to folder ``path``."""
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
-    if isinstance(pipe.model, DenseHead):
+    if type(pipe.model) is DenseHead:  # exactly the paper's head: subclasses have other architectures
         state = pipe.model.state()
         torch.save(state["state_dict"], out / "head.pt")
         head = {"file": "head.pt", "type": "dense_head", "n_features": state["n_features"],
                 "hidden": state["hidden"], "dropout": state["dropout"]}
-    else:
+    elif isinstance(pipe.model, LogisticRegression):
         np.savez(out / "head.npz", coef=pipe.model.coef_, intercept=pipe.model.intercept_)
         head = {"file": "head.npz", "type": "logistic", "n_features": int(pipe.model.coef_.shape[1])}
+    else:
+        raise ModelError(f"bundles hold the dense head or the logistic baseline, not {type(pipe.model).__name__}")
     sc = pipe.scaler
     np.savez(out / "scaler.npz", mean=sc.mean_, scale=sc.scale_, var=sc.var_, n_samples_seen=sc.n_samples_seen_)
     (out / "calibrator.json").write_text(json.dumps(pipe.calibrator.to_dict(), indent=2))

@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,8 +31,8 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from mammokit.constants import default_mias_dir  # noqa: E402
-from mammokit.web import add_user, create_api_token, init_db  # noqa: E402
+from mammokit.constants import default_mias_dir
+from mammokit.web import add_user, create_api_token, init_db
 
 PASSWORD = "benchmark-password-123"
 
@@ -133,7 +132,7 @@ def main(argv=None) -> int:
         port = free_port()
         cmd = [sys.executable, "-c", "from mammokit.cli import main; main()", "serve", "--model", str(args.model),
                "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)]
-        log = open(Path(tmp) / "server.log", "w")
+        log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115 - closed in the finally below
         server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
         base = f"http://127.0.0.1:{port}"
         try:
@@ -182,7 +181,7 @@ def main(argv=None) -> int:
     print(f"model: {args.model}   image: 1024 x 1024 mini-MIAS PNG   server: {os.cpu_count()} CPUs")
     print(f"{'clients':>7} {'requests':>8} {'errors':>6} {'p50 s':>7} {'p95 s':>7} {'req/s':>6}")
     for lv in levels:
-        fmt = lambda v: f"{v:7.2f}" if v is not None else "      -"  # noqa: E731
+        fmt = lambda v: f"{v:7.2f}" if v is not None else "      -"
         print(f"{lv['clients']:>7} {lv['requests']:>8} {lv['errors']:>6} {fmt(lv['p50_s'])} {fmt(lv['p95_s'])} "
               f"{lv['throughput_per_s']:6.2f}")
     print(f"server peak RSS: {result['server_peak_rss_mb']:.0f} MB (after start {result['server_rss_after_start_mb']:.0f} MB)")

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import uvicorn

@@ -48,7 +48,7 @@ def check_result(page) -> str:
 
 
 def test_clinician_session(live, browser, mias_png, screenshot_dir):
-    url, settings = live
+    url, _settings = live
     ctx = browser.new_context(viewport={"width": 1400, "height": 950})
     page = ctx.new_page()
     # wrong password

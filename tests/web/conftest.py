@@ -15,7 +15,7 @@ def tiny_bundle(tmp_path_factory):
     return shared_bundle(tmp_path_factory)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'web.db'}"

@@ -57,7 +57,7 @@ def test_upload_result_page_and_history(app_for, tiny_bundle, mias_png):
     expected = load_bundle(tiny_bundle).predict(mias_png(1))
     assert f'id="predicted-class">{expected.label}<' in page.text
     for cls, p in expected.probabilities.items():
-        assert re.search(rf"<th scope=\"row\">{cls}</th>.*?{100 * p:.1f}%", page.text, re.S), cls
+        assert re.search(rf"<th scope=\"row\">{cls}</th>.*?{100 * p:.1f}%", page.text, re.DOTALL), cls
     birads = suggest_birads(expected.probabilities, assessable=expected.in_distribution)
     assert f"BI-RADS {birads.category}</span>" in page.text
     assert "Model suggestion" in page.text and birads.rule.split(" ")[0] in page.text
@@ -149,7 +149,7 @@ TEST_CASES_LIMITS = [
 
 @pytest.mark.parametrize("kw, status, message", TEST_CASES_LIMITS)
 def test_size_and_pixel_limits(app_for, mias_png, kw, status, message):
-    client, settings = app_for(("alice", "clinician"), **kw)
+    client, _settings = app_for(("alice", "clinician"), **kw)
     login(client, "alice")
     r = upload(client, mias_png(20))  # 1024 x 1024, ~300-700 kB PNG
     assert r.status_code == status and message in r.text
@@ -211,3 +211,19 @@ def test_dicom_patient_details_never_stored(app_for, tmp_path, db_url):
     stored = next((settings.data_dir / "uploads").iterdir())
     kept = pydicom.dcmread(stored)
     assert "PatientName" not in kept and "PatientID" not in kept and kept.Rows == 4464
+
+
+def test_not_a_mammogram_gets_birads_zero(app_for):
+    """A readable PNG that is no mammogram (random noise): category 0 with the reason, on the page and the API."""
+    client, _settings = app_for(("alice", "clinician"))
+    login(client, "alice")
+    noise = (np.random.default_rng(0).random((600, 500)) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    PILImage.fromarray(noise).save(buf, format="PNG")
+    uid = uid_of(upload(client, buf.getvalue(), "noise.png"))
+    page = client.get(f"/results/{uid}").text
+    assert "BI-RADS 0</span>" in page and "Incomplete" in page
+    assert "not assessable" in page and "may not be a mammogram" in page
+    assert 'id="ood"' in page
+    body = client.get(f"/api/predictions/{uid}").json()
+    assert body["birads"]["category"] == "0" and body["in_distribution"] is False

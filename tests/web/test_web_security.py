@@ -7,7 +7,6 @@ from mammokit.web import create_api_token, init_db
 
 from .support import PASSWORD, add_users, csrf_of, login, page_csrf
 
-
 TEST_CASES_CSRF = [None, "", "forged-token-value"]
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -51,20 +52,24 @@ def limit_malloc_arenas(n: int = 2) -> None:
 
 @app.command("serve")
 def serve(
-    model: Path = typer.Option(None, "--model", help="Model bundle folder (default: runs/mias-cv/bundle)."),
-    db: str = typer.Option(None, "--db", help="Database URL: sqlite:///FILE or postgresql://USER:PW@HOST/DB "
-                                              "(default: SQLite file in the data dir)."),
-    data_dir: Path = typer.Option(None, "--data-dir", help="Uploads, derived images, secret key and the default "
-                                                           "SQLite database (default: ~/.local/share/mammokit)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8000, "--port", help="Port to listen on."),
-    max_upload_mb: float = typer.Option(100.0, "--max-upload-mb", help="Largest accepted upload, in MB."),
-    max_pixels: int = typer.Option(constants.DEFAULT_MAX_PIXELS, "--max-pixels",
-                                   help="Largest accepted image, in pixels (rows x columns)."),
-    birads_config: Path = typer.Option(None, "--birads-config", help="YAML file with BI-RADS thresholds "
-                                       "(cat3_max, cat4a_max, cat4b_max, cat5_min, confident)."),
-    forwarded_allow_ips: str = typer.Option(None, "--forwarded-allow-ips",
-                                            help="Trusted reverse proxies whose X-Forwarded-Proto marks HTTPS."),
+    model: Annotated[Path | None, typer.Option(
+        "--model", help="Model bundle folder (default: runs/mias-cv/bundle).")] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Database URL: sqlite:///FILE or postgresql://USER:PW@HOST/DB "
+                     "(default: SQLite file in the data dir).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", help="Uploads, derived images, secret key and the default SQLite database "
+                           "(default: $MAMMOKIT_DATA_DIR or ~/.local/share/mammokit).")] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest accepted upload, in MB.")] = 100.0,
+    max_pixels: Annotated[int, typer.Option(
+        "--max-pixels", help="Largest accepted image, in pixels (rows x columns).")] = constants.DEFAULT_MAX_PIXELS,
+    birads_config: Annotated[Path | None, typer.Option(
+        "--birads-config", help="YAML file with BI-RADS thresholds "
+                                "(cat3_max, cat4a_max, cat4b_max, cat5_min, confident).")] = None,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        "--forwarded-allow-ips", help="Trusted reverse proxies whose X-Forwarded-Proto marks HTTPS.")] = None,
 ) -> None:
     """Start the web app: login, upload a mammogram, read the result. Add users with `mammokit users add`."""
     import uvicorn
@@ -73,7 +78,8 @@ def serve(
 
     bundle = model if model is not None else default_bundle()
     if not bundle.exists():
-        raise ModelError(f"{bundle}: model bundle not found")
+        raise ModelError(f"{bundle}: model bundle not found (run `make demo` to make {DEFAULT_BUNDLE}, "
+                         "or pass --model BUNDLE)")
     settings = WebSettings(
         data_dir=data_dir or default_data_dir(), db_url=db, model_path=bundle,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,

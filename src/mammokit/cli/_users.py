@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from ._app import app, data_app, users_app  # noqa: F401
 
-_DB_HELP = "Database URL (default: the SQLite file in the data dir, as `mammokit serve` uses)."
-_DIR_HELP = "Data dir of the server (default: ~/.local/share/mammokit)."
+DbOpt = Annotated[str | None, typer.Option(
+    "--db", help="Database URL (default: the SQLite file in the data dir, as `mammokit serve` uses).")]
+DataDirOpt = Annotated[Path | None, typer.Option(
+    "--data-dir", help="Data dir of the server (default: $MAMMOKIT_DATA_DIR or ~/.local/share/mammokit).")]
 
 
 def _factory(db: str | None, data_dir: Path | None):
@@ -31,10 +34,10 @@ def _read_password(name: str) -> str:
 
 @users_app.command("add")
 def add(
-    name: str = typer.Argument(..., help="User name (letters, digits, _ . @ -)."),
-    role: str = typer.Option("clinician", "--role", help="admin (sees everyone's results) or clinician."),
-    db: str = typer.Option(None, "--db", help=_DB_HELP),
-    data_dir: Path = typer.Option(None, "--data-dir", help=_DIR_HELP),
+    name: Annotated[str, typer.Argument(help="User name (letters, digits, _ . @ -).")],
+    role: Annotated[str, typer.Option("--role", help="admin (sees everyone's results) or clinician.")] = "clinician",
+    db: DbOpt = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Add a user; the password is read from a prompt, or from stdin when piped."""
     from ..web import add_user
@@ -45,8 +48,8 @@ def add(
 
 @users_app.command("list")
 def list_(
-    db: str = typer.Option(None, "--db", help=_DB_HELP),
-    data_dir: Path = typer.Option(None, "--data-dir", help=_DIR_HELP),
+    db: DbOpt = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """List users: name, role, active, created."""
     from ..web import list_users
@@ -60,9 +63,9 @@ def list_(
 
 @users_app.command("disable")
 def disable(
-    name: str = typer.Argument(..., help="User to disable."),
-    db: str = typer.Option(None, "--db", help=_DB_HELP),
-    data_dir: Path = typer.Option(None, "--data-dir", help=_DIR_HELP),
+    name: Annotated[str, typer.Argument(help="User to disable.")],
+    db: DbOpt = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Disable a user: ends their sessions, revokes their API tokens, refuses their logins."""
     from ..web import set_active
@@ -73,9 +76,9 @@ def disable(
 
 @users_app.command("enable")
 def enable(
-    name: str = typer.Argument(..., help="User to enable again."),
-    db: str = typer.Option(None, "--db", help=_DB_HELP),
-    data_dir: Path = typer.Option(None, "--data-dir", help=_DIR_HELP),
+    name: Annotated[str, typer.Argument(help="User to enable again.")],
+    db: DbOpt = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Enable a disabled user again."""
     from ..web import set_active
@@ -86,9 +89,9 @@ def enable(
 
 @users_app.command("token")
 def token(
-    name: str = typer.Argument(..., help="User the token acts as."),
-    db: str = typer.Option(None, "--db", help=_DB_HELP),
-    data_dir: Path = typer.Option(None, "--data-dir", help=_DIR_HELP),
+    name: Annotated[str, typer.Argument(help="User the token acts as.")],
+    db: DbOpt = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Print a new API token for the JSON API (Authorization: Bearer TOKEN); it is shown only once."""
     from ..web import create_api_token

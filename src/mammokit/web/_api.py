@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
 from .. import constants
 from ..birads import BIRADS_DESCRIPTIONS
 from ._context import get_ctx, session_from_cookie, user_from_bearer
 from ._db import Prediction, User
-from ._pages import find_prediction, get_db, visible_predictions
+from ._pages import DB, find_prediction, visible_predictions
 from ._security import tokens_equal
 from ._uploads import UploadRejected, analyse_upload, too_large_message
 
@@ -73,7 +73,7 @@ def to_out(row: Prediction) -> PredictionOut:
     )
 
 
-def api_user(request: Request, db: Session = Depends(get_db)) -> User:
+def api_user(request: Request, db: DB) -> User:
     user = user_from_bearer(db, request)
     if user is not None:
         return user
@@ -87,6 +87,9 @@ def api_user(request: Request, db: Session = Depends(get_db)) -> User:
     return ws.user
 
 
+ApiUser = Annotated[User, Depends(api_user)]
+
+
 @public.get("/health", response_model=Health)
 def health(request: Request) -> Health:
     """Liveness check; needs no login."""
@@ -94,7 +97,7 @@ def health(request: Request) -> Health:
 
 
 @router.get("/me", response_model=Me)
-def me(user: User = Depends(api_user)) -> Me:
+def me(user: ApiUser) -> Me:
     return Me(name=user.name, role=user.role)
 
 
@@ -103,8 +106,8 @@ def me(user: User = Depends(api_user)) -> Me:
                         415: {"description": "not a supported image"},
                         422: {"description": "corrupt or unreadable image"},
                         503: {"description": "no model loaded"}})
-def create_prediction(request: Request, file: UploadFile = File(...), user: User = Depends(api_user),
-                      db: Session = Depends(get_db)):
+def create_prediction(request: Request, file: Annotated[UploadFile, File()], user: ApiUser,
+                      db: DB):
     """Upload one mammogram (DICOM, PNG, JPEG, PGM, TIFF) and get the model's result."""
     ctx = get_ctx(request)
     try:
@@ -118,7 +121,7 @@ def create_prediction(request: Request, file: UploadFile = File(...), user: User
 
 
 @router.get("/predictions", response_model=list[PredictionOut])
-def list_predictions(user: User = Depends(api_user), db: Session = Depends(get_db), limit: int = 100):
+def list_predictions(user: ApiUser, db: DB, limit: int = 100):
     """Newest first; a clinician sees their own, an admin everyone's."""
     rows = db.scalars(visible_predictions(user).order_by(Prediction.created_at.desc(), Prediction.id.desc())
                       .limit(max(1, min(limit, 1000)))).all()
@@ -126,7 +129,7 @@ def list_predictions(user: User = Depends(api_user), db: Session = Depends(get_d
 
 
 @router.get("/predictions/{uid}", response_model=PredictionOut, responses={404: {"description": "not found"}})
-def get_prediction(uid: str, user: User = Depends(api_user), db: Session = Depends(get_db)):
+def get_prediction(uid: str, user: ApiUser, db: DB):
     row = find_prediction(db, user, uid)
     if row is None:
         raise HTTPException(404, "no such prediction")
@@ -134,6 +137,6 @@ def get_prediction(uid: str, user: User = Depends(api_user), db: Session = Depen
 
 
 @router.get("/openapi.json", include_in_schema=False)
-def openapi(request: Request, user: User = Depends(api_user)):
+def openapi(request: Request, user: ApiUser):
     return JSONResponse(request.app.openapi())
 

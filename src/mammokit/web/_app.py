@@ -30,8 +30,10 @@ _FORM_OVERHEAD = 64 * 1024
 
 def create_app(settings: WebSettings | None = None, predictor: Any = None) -> FastAPI:
     """The web app. `predictor` (an object with `.predict`) overrides loading `settings.model_path`."""
-    from ._api import public, router as api_router
-    from ._pages import CsrfRejected, LoginRequired, router as page_router
+    from ._api import public
+    from ._api import router as api_router
+    from ._pages import CsrfRejected, LoginRequired
+    from ._pages import router as page_router
 
     settings = settings or WebSettings()
     thresholds = BiradsThresholds.from_mapping(settings.birads_thresholds)  # fail early on bad config

@@ -26,7 +26,7 @@ ROLES = ("admin", "clinician")
 
 def utcnow() -> dt.datetime:
     """Naive UTC: SQLite keeps no time zone, so every timestamp is stored as naive UTC."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):

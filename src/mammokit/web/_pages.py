@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..birads import BIRADS_DESCRIPTIONS
@@ -41,11 +42,18 @@ def get_db(request: Request):
         yield db
 
 
-def page_session(request: Request, db: Session = Depends(get_db)) -> WebSession:
+DB = Annotated[Session, Depends(get_db)]
+
+
+def page_session(request: Request, db: DB) -> WebSession:
     ws = session_from_cookie(get_ctx(request), db, request)
     if ws is None:
         raise LoginRequired()
     return ws
+
+
+PageSession = Annotated[WebSession, Depends(page_session)]
+FormText = Annotated[str, Form()]
 
 
 def check_csrf(ws: WebSession, token: str | None) -> None:
@@ -77,7 +85,7 @@ def _login_page(request: Request, ctx: AppContext, status_code: int = 200, error
 
 
 @router.get("/login")
-def login_form(request: Request, db: Session = Depends(get_db)):
+def login_form(request: Request, db: DB):
     ctx = get_ctx(request)
     if session_from_cookie(ctx, db, request) is not None:
         return RedirectResponse("/", status_code=303)
@@ -85,8 +93,8 @@ def login_form(request: Request, db: Session = Depends(get_db)):
 
 
 @router.post("/login")
-def login(request: Request, username: str = Form(""), password: str = Form(""), csrf_token: str = Form(""),
-          db: Session = Depends(get_db)):
+def login(request: Request, db: DB, username: FormText = "", password: FormText = "",
+          csrf_token: FormText = ""):
     ctx = get_ctx(request)
     s = ctx.settings
     expected = ctx.csrf_signer.unsign(request.cookies.get(LOGIN_CSRF_COOKIE))
@@ -110,6 +118,7 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
         db.commit()
         return _login_page(request, ctx, 401, "Wrong user name or password.", username)
     raw = new_token()
+    db.execute(delete(WebSession).where(WebSession.expires_at < utcnow()))  # tidy expired sessions
     db.add(WebSession(user_id=user.id, token_hash=token_digest(raw), csrf_token=secrets.token_urlsafe(32),
                       expires_at=utcnow() + session_lifetime(ctx)))
     audit(db, "login", request, user)
@@ -122,8 +131,7 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
 
 
 @router.post("/logout")
-def logout(request: Request, csrf_token: str = Form(""), ws: WebSession = Depends(page_session),
-           db: Session = Depends(get_db)):
+def logout(request: Request, ws: PageSession, db: DB, csrf_token: FormText = ""):
     check_csrf(ws, csrf_token)
     user = ws.user
     db.delete(db.merge(ws))
@@ -135,7 +143,7 @@ def logout(request: Request, csrf_token: str = Form(""), ws: WebSession = Depend
 
 
 @router.get("/")
-def home(request: Request, ws: WebSession = Depends(page_session)):
+def home(request: Request, ws: PageSession):
     ctx = get_ctx(request)
     return ctx.render(request, "home.html", user=ws.user, csrf_token=ws.csrf_token,
                       max_upload_mb=ctx.settings.max_upload_bytes / 1024 / 1024,
@@ -143,8 +151,8 @@ def home(request: Request, ws: WebSession = Depends(page_session)):
 
 
 @router.post("/upload")
-def upload(request: Request, file: UploadFile | None = File(None), csrf_token: str = Form(""),
-           ws: WebSession = Depends(page_session), db: Session = Depends(get_db)):
+def upload(request: Request, ws: PageSession, db: DB, file: Annotated[UploadFile | None, File()] = None,
+           csrf_token: FormText = ""):
     ctx = get_ctx(request)
     check_csrf(ws, csrf_token)
     user = db.merge(ws.user)
@@ -163,7 +171,7 @@ def upload(request: Request, file: UploadFile | None = File(None), csrf_token: s
 
 
 @router.get("/results/{uid}")
-def result(uid: str, request: Request, ws: WebSession = Depends(page_session), db: Session = Depends(get_db)):
+def result(uid: str, request: Request, ws: PageSession, db: DB):
     ctx = get_ctx(request)
     row = find_prediction(db, ws.user, uid)
     if row is None:
@@ -175,7 +183,7 @@ def result(uid: str, request: Request, ws: WebSession = Depends(page_session), d
 
 
 @router.get("/history")
-def history(request: Request, ws: WebSession = Depends(page_session), db: Session = Depends(get_db)):
+def history(request: Request, ws: PageSession, db: DB):
     ctx = get_ctx(request)
     rows = db.scalars(visible_predictions(ws.user)
                       .order_by(Prediction.created_at.desc(), Prediction.id.desc()).limit(500)).all()
@@ -183,7 +191,7 @@ def history(request: Request, ws: WebSession = Depends(page_session), db: Sessio
 
 
 @router.get("/audit")
-def audit_log(request: Request, ws: WebSession = Depends(page_session), db: Session = Depends(get_db)):
+def audit_log(request: Request, ws: PageSession, db: DB):
     ctx = get_ctx(request)
     if not ws.user.is_admin:
         return ctx.render(request, "error.html", status_code=404, user=ws.user, csrf_token=ws.csrf_token,
@@ -193,7 +201,7 @@ def audit_log(request: Request, ws: WebSession = Depends(page_session), db: Sess
 
 
 @router.get("/media/{uid}/{kind}.png")
-def media(uid: str, kind: str, request: Request, db: Session = Depends(get_db)):
+def media(uid: str, kind: str, request: Request, db: DB):
     """Images of a result, for its owner (or an admin); session cookie or API token."""
     ctx = get_ctx(request)
     ws = session_from_cookie(ctx, db, request)

@@ -12,7 +12,7 @@ from ..io import read_image_bytes, sniff_format
 from ._context import AppContext, audit
 from ._db import Prediction, User
 from ._security import patient_key
-from ._store import display_name, deidentify_dicom, sha256, thumbnail
+from ._store import deidentify_dicom, display_name, sha256, thumbnail
 
 
 class UploadRejected(Exception):

@@ -62,6 +62,9 @@ def test_upload_result_page_and_history(app_for, tiny_bundle, mias_png):
     assert f"BI-RADS {birads.category}</span>" in page.text
     assert "Model suggestion" in page.text and birads.rule.split(" ")[0] in page.text
     assert "This is research software, not a diagnosis" in page.text
+    # which model answered, and how well it measured (from the bundle manifest)
+    assert "Model: efficientnet_lite0 + logistic, 3class, manifest 36 images; measured by cv: balanced accuracy" \
+        in page.text
     for kind in ("view", "overlay", "heatmap", "thumb"):
         r = client.get(f"/media/{first}/{kind}.png")
         assert r.status_code == 200 and r.headers["content-type"] == "image/png", kind

@@ -60,6 +60,25 @@ class ModelService:
         return describe_manifest(getattr(self._predictor, "manifest", {}) or {}, self.model_path)[:255]
 
 
+    def analyse(self, image: Image) -> Analysis:
+        predictor = self.load()
+        with self._lock:
+            pred = predictor.predict(image, heatmap=True)
+        probs = {str(k): float(v) for k, v in pred.probabilities.items()}
+        notes = [str(n) for n in (pred.notes or [])]
+        in_dist = bool(pred.in_distribution)
+        reason = None if in_dist else ("; ".join(notes) or "the image is unlike the training images")
+        birads = suggest_birads(probs, assessable=in_dist, thresholds=self.thresholds, reason=reason)
+        view = np.asarray(pred.view)
+        if view.dtype != np.uint8:
+            view = (np.clip(view.astype(np.float32), 0, 1) * 255).round().astype(np.uint8)
+        heat = None if pred.heatmap is None else np.clip(np.asarray(pred.heatmap, dtype=np.float32), 0, 1)
+        overlay = overlay_heatmap(view, heat) if heat is not None else None
+        p_mal = None if pred.p_malignant is None else float(pred.p_malignant)
+        return Analysis(str(pred.label), tuple(pred.classes), probs, p_mal, in_dist, notes, birads,
+                        view, heat, overlay)
+
+
 def describe_manifest(m: dict, path: Path | None = None) -> str:
     """'efficientnet_lite2 + dense_head, 3class, mias 322 images; cv: balanced accuracy 0.52 (95% CI ...)'."""
     try:
@@ -81,21 +100,3 @@ def describe_manifest(m: dict, path: Path | None = None) -> str:
         return text
     except (KeyError, TypeError, ValueError):
         return str(path or "model")
-
-    def analyse(self, image: Image) -> Analysis:
-        predictor = self.load()
-        with self._lock:
-            pred = predictor.predict(image, heatmap=True)
-        probs = {str(k): float(v) for k, v in pred.probabilities.items()}
-        notes = [str(n) for n in (pred.notes or [])]
-        in_dist = bool(pred.in_distribution)
-        reason = None if in_dist else ("; ".join(notes) or "the image is unlike the training images")
-        birads = suggest_birads(probs, assessable=in_dist, thresholds=self.thresholds, reason=reason)
-        view = np.asarray(pred.view)
-        if view.dtype != np.uint8:
-            view = (np.clip(view.astype(np.float32), 0, 1) * 255).round().astype(np.uint8)
-        heat = None if pred.heatmap is None else np.clip(np.asarray(pred.heatmap, dtype=np.float32), 0, 1)
-        overlay = overlay_heatmap(view, heat) if heat is not None else None
-        p_mal = None if pred.p_malignant is None else float(pred.p_malignant)
-        return Analysis(str(pred.label), tuple(pred.classes), probs, p_mal, in_dist, notes, birads,
-                        view, heat, overlay)

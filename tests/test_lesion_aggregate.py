@@ -78,3 +78,25 @@ def test_pair_index_and_settings_validation(mias_dir):
         LesionSettings(sizes=(500,))
     with pytest.raises(ConfigError, match="balance"):
         LesionSettings(balance="magic")
+
+
+def test_hierarchical_aggregator_ranks_by_its_own_head():
+    names = ("abn_max", "mal_at_top")
+    # abnormality evidence in column 0 only, malignancy evidence in column 1 only
+    F = np.array([[0.0, 5.0], [0.2, -5.0], [0.1, 0.0], [3.0, -2.0], [3.2, -1.8], [3.1, 2.0], [2.9, 2.2]])
+    y = np.array([0, 0, 0, 1, 1, 2, 2])
+    agg = Aggregator.fit_hierarchical(F, y, names, C=10.0)
+    assert agg.kind == "hierarchical" and agg.coef[0, 1] == 0 and agg.coef[1, 0] == 0
+    P = agg.predict_proba(F)
+    assert np.allclose(P.sum(1), 1)
+    # P(abnormal) follows column 0 alone (the normal image with a high malignancy score stays normal)...
+    assert np.array_equal(np.argsort(P[:, 1] + P[:, 2]), np.argsort(F[:, 0]))
+    # ...and P(malignant | abnormal) follows column 1 alone
+    pm = P[3:, 2] / (P[3:, 1] + P[3:, 2])
+    assert np.array_equal(np.argsort(pm), np.argsort(F[3:, 1]))
+    # Without malignancy evidence, P(malignant | abnormal) is the training rate (2 of 4 abnormal).
+    only_abn = Aggregator.fit_hierarchical(F[:, :1], y, names[:1], C=10.0)
+    Q = only_abn.predict_proba(F[:, :1])
+    assert np.allclose(Q[:, 2] / (Q[:, 1] + Q[:, 2]), 0.5)
+    with pytest.raises(ConfigError, match="aggregator"):
+        LesionSettings(aggregator="tree")

@@ -90,6 +90,7 @@ def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, s
         "mammokit_version": __version__, "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "commit": _git_commit(), "classes": list(model.classes), "task": "3class", "positive_class": MALIGNANT,
         "settings": s.as_dict(), "features_used": list(model.features_used or s.image_features),
+        "aggregator_kind": model.aggregator.kind,
         "backbone": {"name": s.backbone, "weights": s.weights,
                      "identity": {str(sz): load_backbone(s.backbone, s.weights, sz).identity for sz in s.sizes}},
         "preprocess": {"sizes": list(s.sizes), "mode": "imagenet", "crop": True, "orient": True},
@@ -138,8 +139,8 @@ class LesionPredictor:
         try:
             cells = CellModels.from_arrays(_npz(self.path / "cells.npz"), settings.sizes)
             a = _npz(self.path / "aggregator.npz")
-            aggs = {n: Aggregator(a[f"{n}_mean"], a[f"{n}_scale"], a[f"{n}_coef"], a[f"{n}_intercept"])
-                    for n in ("pair", "single")}
+            aggs = {n: Aggregator(a[f"{n}_mean"], a[f"{n}_scale"], a[f"{n}_coef"], a[f"{n}_intercept"],
+                                  m.get("aggregator_kind", "multinomial")) for n in ("pair", "single")}
         except KeyError as exc:
             raise ModelError(f"{self.path}: bundle arrays incomplete (missing {exc})") from None
         self.model = LesionModel(settings, cells, aggs["pair"], aggs["single"], self.classes,

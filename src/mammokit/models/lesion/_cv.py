@@ -28,6 +28,7 @@ class LesionCVResult:
     hits: list[bool | None] = field(default_factory=list)  # peak inside a lesion circle (None: not scored)
     fixed_scores: dict[str, list[float]] = field(default_factory=dict)  # untrained aggregations, for ablations
     leak_check: dict = field(default_factory=dict)
+    fits: list = field(default_factory=list)  # per fold: sizes and the aggregator inputs used
     splits: list = field(default_factory=list)  # (repeat, fold, train positions, test positions)
     seconds: float = 0.0
 
@@ -66,6 +67,9 @@ def _folds(records, maps, settings, folds, repeats, seed, keep, y3, groups, pair
         for f, (train, test) in enumerate(grouped_kfold(y3, groups, folds, seed + r)):
             out.splits.append((r, f, train.tolist(), test.tolist()))
             model = LesionModel(settings).fit(records, maps, train, seed=seed + 100 * r + f)
+            out.fits.append({"repeat": r, "fold": f, "n_train": len(train), "n_test": len(test),
+                             "features_used": list(model.features_used),
+                             "aggregator": model.aggregator.kind})
             pos = {int(i): n for n, i in enumerate(test)}
             test_pairs = [pos.get(pairs[i]) if pairs[i] is not None else None for i in test]
             P, A, _, K = model.predict([maps[i] for i in test], test_pairs)

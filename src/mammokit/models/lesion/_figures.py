@@ -34,6 +34,9 @@ def save_heatmap_figure(path: Path, record: Record, maps: CellMaps, logits: np.n
             ax.add_patch(plt.Circle((c.x, c.y), max(c.r, 3), fill=False, color="lime", lw=1.2))
     px, py = cell_centre_model(peak_cell(logits, mask), logits.shape, sm.size)
     axes[1].plot([px], [py], marker="+", color="white", ms=14, mew=2)
+    for ax in axes:  # markers must not rescale the axes away from the image
+        ax.set_xlim(-0.5, sm.size - 0.5)
+        ax.set_ylim(sm.size - 0.5, -0.5)
     label = f"{record.id} ({record.label})"
     if proba is not None:
         label += "  P(n/b/m) = " + " / ".join(f"{p:.2f}" for p in proba)

@@ -39,6 +39,7 @@ class LesionSettings:
     min_breast: float = 0.5
     margin_cells: float = 1.0
     top_k: int = 3
+    smooth: int = 0  # average the lesion logits over smooth x smooth breast cells before peaks/aggregation (0: off)
     aggregation: str = "learned"  # learned (image_features) | auto (feature set picked by inner CV) | max | topk_mean
     image_features: tuple[str, ...] = IMAGE_FEATURES
     contralateral: bool = True
@@ -46,6 +47,7 @@ class LesionSettings:
     test_cells: str = "refit"  # test heatmaps from cell models refitted on all training images, or "ensemble":
     # the mean of the inner-fold cell models, the very models whose heatmaps the aggregator learned from
     aggregator_C: float = 1.0
+    aggregator: str = "multinomial"  # multinomial (one 3-class model) | hierarchical (abnormal?, then malignant?)
     seed: int = 0
 
     def __post_init__(self):
@@ -58,6 +60,8 @@ class LesionSettings:
         unknown = [f for f in self.image_features if f not in IMAGE_FEATURES]
         if unknown or not self.image_features:
             raise ConfigError(f"lesion.image_features: unknown {unknown}; choose from {', '.join(IMAGE_FEATURES)}")
+        if self.aggregator not in ("multinomial", "hierarchical"):
+            raise ConfigError(f"lesion.aggregator: {self.aggregator!r} is not multinomial or hierarchical")
         if self.test_cells not in ("refit", "ensemble"):
             raise ConfigError(f"lesion.test_cells: {self.test_cells!r} is not refit or ensemble")
         if self.inner_folds < 2:
@@ -170,8 +174,11 @@ class CellModels:
                 mal[size] = LinearCellClassifier(np.zeros(cells.X.shape[1], np.float32), 0.0)
         return cls(abn, mal, fitted_bases)
 
-    def grids(self, maps: Sequence[CellMaps]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(abnormal logits, malignant logits, breast mask) on the finest grid, (N, h, w) each."""
+    def grids(self, maps: Sequence[CellMaps], smooth: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(abnormal logits, malignant logits, breast mask) on the finest grid, (N, h, w) each.
+
+        ``smooth`` > 1: the abnormal logits are averaged over ``smooth`` x ``smooth`` cells of breast (a lesion
+        spans neighbouring cells; an isolated bright cell is more often noise)."""
         finest = max(self.abnormal)
         shape = maps[0].scales[finest].features.shape[-2:]
         per_a, per_m = [], []
@@ -184,6 +191,13 @@ class CellModels:
         a = np.stack([combine_scales([g[n] for g in per_a], shape) for n in range(len(maps))])
         m = np.stack([combine_scales([g[n] for g in per_m], shape) for n in range(len(maps))])
         mask = np.stack([mp.scales[finest].mask for mp in maps])
+        if smooth and smooth > 1:
+            from scipy.ndimage import uniform_filter
+
+            w = mask.astype(np.float64)
+            num = uniform_filter(a * w, size=(1, smooth, smooth), mode="constant")
+            den = uniform_filter(w, size=(1, smooth, smooth), mode="constant")
+            a = np.where(den > 1e-6, num / np.maximum(den, 1e-6), a)
         return a, m, mask
 
     @classmethod
@@ -245,8 +259,29 @@ class Aggregator:
 
     mean: np.ndarray
     scale: np.ndarray
-    coef: np.ndarray  # (K, d)
-    intercept: np.ndarray  # (K,)
+    coef: np.ndarray  # (K, d) multinomial; (2, d) hierarchical: [abnormal vs normal, malignant vs benign]
+    intercept: np.ndarray  # (K,) or (2,)
+    kind: str = "multinomial"
+
+    @classmethod
+    def fit_hierarchical(cls, F: np.ndarray, y: np.ndarray, names: Sequence[str], C: float) -> Aggregator:
+        """Two binary logistic models, each on its own evidence: P(abnormal) from the lesion-cell features
+        (abn_*), P(malignant | abnormal) from the malignancy-cell features (mal_*), fitted on abnormal images.
+        P = [1 - pa, pa (1 - pm), pa pm]: each decision ranks images by the head made for it."""
+        mean, scale = F.mean(0), F.std(0) + 1e-6
+        Z = (F - mean) / scale
+        coef, inter = np.zeros((2, F.shape[1])), np.zeros(2)
+        for row, (prefix, rows, target) in enumerate((("abn_", np.ones(len(y), bool), y > 0),
+                                                       ("mal_", y > 0, y == 2))):
+            cols = [j for j, n in enumerate(names) if n.startswith(prefix)]
+            t = target[rows].astype(int)
+            rate = float(np.clip(t.mean() if len(t) else 0.5, 1e-3, 1 - 1e-3))
+            if cols and len(np.unique(t)) == 2:
+                lr = LogisticRegression(C=C, max_iter=5000).fit(Z[rows][:, cols], t)
+                coef[row, cols], inter[row] = lr.coef_[0], lr.intercept_[0]
+            else:  # no evidence of this kind, or one class only: the training rate
+                inter[row] = np.log(rate / (1 - rate))
+        return cls(mean, scale, coef, inter, "hierarchical")
 
     @classmethod
     def fit(cls, F: np.ndarray, y: np.ndarray, n_classes: int, C: float) -> Aggregator:
@@ -268,6 +303,9 @@ class Aggregator:
 
     def predict_proba(self, F: np.ndarray) -> np.ndarray:
         z = ((F - self.mean) / self.scale) @ self.coef.T + self.intercept
+        if self.kind == "hierarchical":
+            pa, pm = 1.0 / (1.0 + np.exp(-np.clip(z[:, 0], -50, 50))), 1.0 / (1.0 + np.exp(-np.clip(z[:, 1], -50, 50)))
+            return np.stack([1 - pa, pa * (1 - pm), pa * pm], axis=1)
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
@@ -282,14 +320,20 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
 _FIXED = {"max": ("abn_max", "mal_at_top"), "topk_mean": ("abn_topk", "mal_at_top"), "mean": ("abn_mean", "mal_at_top")}
 
 
-def choose_features(A, M, K, pairs, y, groups, s: LesionSettings, seed: int) -> tuple[str, ...]:
-    """The aggregator's inputs. "auto" scores each candidate set by a patient-grouped CV of the aggregator on the
-    training images' out-of-fold heatmap features (3-class macro ROC-AUC) and keeps the best: test images play no
-    part in the choice."""
+def fit_aggregator(F, y, names, kind: str, C: float) -> Aggregator:
+    if kind == "hierarchical":
+        return Aggregator.fit_hierarchical(F, y, names, C)
+    return Aggregator.fit(F, y, 3, C)
+
+
+def choose_features(A, M, K, pairs, y, groups, s: LesionSettings, seed: int) -> tuple[tuple[str, ...], str]:
+    """The aggregator's inputs and kind. "auto" scores each candidate (feature set x kind) by a patient-grouped CV
+    of the aggregator on the training images' out-of-fold heatmap features (3-class macro ROC-AUC) and keeps the
+    best: test images play no part in the choice."""
     if s.aggregation in _FIXED:
-        return _FIXED[s.aggregation]
+        return _FIXED[s.aggregation], s.aggregator
     if s.aggregation != "auto":
-        return tuple(s.image_features)
+        return tuple(s.image_features), s.aggregator
     from sklearn.metrics import roc_auc_score
 
     full = feature_matrix(A, M, K, pairs, s, IMAGE_FEATURES)
@@ -297,18 +341,20 @@ def choose_features(A, M, K, pairs, y, groups, s: LesionSettings, seed: int) -> 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         splits = list(cv.split(np.zeros(len(y)), y, groups))
-    best, best_auc = tuple(s.image_features), -1.0
-    for names in FEATURE_SETS.values():
-        cols = [IMAGE_FEATURES.index(f) for f in names]
-        P = np.zeros((len(y), 3))
-        for tr, va in splits:
-            P[va] = Aggregator.fit(full[tr][:, cols], y[tr], 3, s.aggregator_C).predict_proba(full[va][:, cols])
-        try:
-            auc = roc_auc_score(y, P, multi_class="ovr", average="macro", labels=[0, 1, 2])
-        except ValueError:
-            auc = 0.0
-        if auc > best_auc + 1e-9:
-            best, best_auc = names, auc
+    best, best_auc = (tuple(s.image_features), s.aggregator), -1.0
+    for kind in ("hierarchical", "multinomial"):
+        for names in FEATURE_SETS.values():
+            cols = [IMAGE_FEATURES.index(f) for f in names]
+            P = np.zeros((len(y), 3))
+            for tr, va in splits:
+                agg = fit_aggregator(full[tr][:, cols], y[tr], names, kind, s.aggregator_C)
+                P[va] = agg.predict_proba(full[va][:, cols])
+            try:
+                auc = roc_auc_score(y, P, multi_class="ovr", average="macro", labels=[0, 1, 2])
+            except ValueError:
+                auc = 0.0
+            if auc > best_auc + 1e-9:
+                best, best_auc = (tuple(names), kind), auc
     return best
 
 
@@ -352,18 +398,18 @@ class LesionModel:
         inner_models = []
         for tr, va in inner_splits:
             cm = CellModels.fit(records, maps, train[tr], s, seed, bases=self.cells.bases)
-            a, m, k = cm.grids([maps[i] for i in train[va]])
+            a, m, k = cm.grids([maps[i] for i in train[va]], s.smooth)
             A[va], M[va], K[va] = a, m, k
             inner_models.append(cm)
         if s.test_cells == "ensemble":
             self.cells = CellModels.mean(inner_models)
         pos = {int(i): n for n, i in enumerate(train)}
         pairs = [pos.get(p) if p is not None else None for p in (pair_index(records)[i] for i in train)]
-        self.features_used = choose_features(A, M, K, pairs, y, groups, s, seed)
+        self.features_used, kind = choose_features(A, M, K, pairs, y, groups, s, seed)
         F = feature_matrix(A, M, K, pairs, s, self.features_used)
-        self.aggregator = Aggregator.fit(F, y, len(self.classes), s.aggregator_C)
+        self.aggregator = fit_aggregator(F, y, self.features_used, kind, s.aggregator_C)
         F1 = feature_matrix(A, M, K, [None] * len(train), s, self.features_used)
-        self.aggregator_single = Aggregator.fit(F1, y, len(self.classes), s.aggregator_C)
+        self.aggregator_single = fit_aggregator(F1, y, self.features_used, kind, s.aggregator_C)
         return self
 
     def predict(self, maps: Sequence[CellMaps], pairs: Sequence[int | None] | None = None):
@@ -371,7 +417,7 @@ class LesionModel:
         index into ``maps`` (the other breast of the same woman) or None."""
         if self.cells is None or self.aggregator is None:
             raise ConfigError("lesion model: fit it (or load a bundle) before predicting")
-        a, m, k = self.cells.grids(maps)
+        a, m, k = self.cells.grids(maps, self.settings.smooth)
         pairs = list(pairs) if pairs is not None else [None] * len(maps)
         names = self.features_used or self.settings.image_features
         F = feature_matrix(a, m, k, pairs, self.settings, names)

@@ -264,6 +264,7 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
         "headline": headline, "tasks": tasks, "localisation": loc,
         "ablation_fixed_aggregation_normal_vs_abnormal_auc": _fixed_aggregation_aucs(res),
         "leak_check": res.leak_check,
+        "fits": res.fits,
         "lesion": {"settings": settings.as_dict(), "feature_maps": map_stats},
         "timing_s": {"features": round(t_features, 2), "fit_evaluate": round(t_cv, 2), "final_fit": round(t_final, 2)},
         "bundle": {"trained_on": f"all {len(records)} images, same procedure; the CV metrics estimate it"},

@@ -67,11 +67,19 @@ TEST_CASES_SERVE_INVALID = [
     (["--model", "no/such/bundle"], "no/such/bundle: model bundle not found"),
     (["--model", ".", "--db", "mysql://x@y/z"], "only sqlite and postgresql"),
     (["--model", ".", "--max-upload-mb", "0"], "max upload size must be positive"),
+    (["--model", ".", "--birads-config", "{tmp}/unknown.yaml"], "unknown BI-RADS threshold(s) ['cat9']"),
+    (["--model", ".", "--birads-config", "{tmp}/order.yaml"], "BI-RADS thresholds must increase"),
+    (["--model", ".", "--birads-config", "{tmp}/list.yaml"], "expected a mapping of BI-RADS thresholds"),
+    (["--model", ".", "--birads-config", "{tmp}/missing.yaml"], "cannot read BI-RADS thresholds"),
 ]
 
 
 @pytest.mark.parametrize("args, message", TEST_CASES_SERVE_INVALID)
 def test_serve_invalid(tmp_path, args, message, capsys, monkeypatch):
+    (tmp_path / "unknown.yaml").write_text("birads:\n  cat9: 0.5\n")
+    (tmp_path / "order.yaml").write_text("cat3_max: 0.2\ncat4a_max: 0.1\n")
+    (tmp_path / "list.yaml").write_text("- 0.02\n- 0.1\n")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     monkeypatch.chdir(tmp_path)  # no runs/mias-cv/bundle here
     monkeypatch.setattr("mammokit.cli._serve.DEFAULT_BUNDLE", tmp_path / "runs" / "mias-cv" / "bundle")
     code, _, err = run_cli(["serve", "--data-dir", str(tmp_path / "data"), *args], capsys, monkeypatch)

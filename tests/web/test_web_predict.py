@@ -230,3 +230,15 @@ def test_not_a_mammogram_gets_birads_zero(app_for):
     assert 'id="ood"' in page
     body = client.get(f"/api/predictions/{uid}").json()
     assert body["birads"]["category"] == "0" and body["in_distribution"] is False
+
+
+def test_configured_birads_thresholds_are_used(app_for, mias_png):
+    thresholds = {"cat3_max": 0.96, "cat4a_max": 0.97, "cat4b_max": 0.98, "cat5_min": 0.99, "confident": 0.5}
+    client, _settings = app_for(("alice", "clinician"), birads_thresholds=thresholds)
+    login(client, "alice")
+    body = client.get(f"/api/predictions/{uid_of(upload(client, mias_png(3)))}").json()
+    expected = suggest_birads(body["probabilities"], assessable=body["in_distribution"], thresholds=thresholds)
+    assert body["birads"]["category"] == expected.category and body["birads"]["rule"] == expected.rule
+    assert body["in_distribution"] and body["p_malignant"] < 0.96
+    assert body["birads"]["category"] in ("1", "2", "3") and "<= 96%" in body["birads"]["rule"]
+    assert suggest_birads(body["probabilities"]).category.startswith("4")  # the defaults would say 4A-4C

@@ -1,13 +1,15 @@
 """A small real run end to end: 30 real MIAS images (15 women), EfficientNet-Lite0 at 224 px.
 
-One module-scoped run (features into a temporary cache) feeds the checks on the run folder,
+One run per test session, shared by the xdist workers (features into a temporary cache) feeds the checks on the run folder,
 same-seed reproducibility, `mammokit evaluate`, the bundle's predictions on a real MIAS PNG and
 a real CBIS-DDSM DICOM, and the `run` / `predict` commands.
 """
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -36,28 +38,40 @@ def _pick_patients(records, per_kind=5):
     return [r for r in records if r.patient in chosen]
 
 
-@pytest.fixture(scope="module")
+def _shared_root(tmp_path_factory):
+    """A folder all xdist workers of this session share (xdist_group does not pin tests with pytest 9)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
 def small_run(tmp_path_factory, mias_dir):
+    """Built once per test session: the first worker runs it under a file lock, the others reuse it."""
     from mammokit.datasets import load_dataset
 
-    root = tmp_path_factory.mktemp("mias-small")
+    root = _shared_root(tmp_path_factory) / "mias-small-run"
+    root.mkdir(exist_ok=True)
     records = _pick_patients(load_dataset("mias", mias_dir))
-    manifest = root / "manifest.csv"
-    with open(manifest, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["path", "label", "patient_id", "id"])
-        for r in records:
-            w.writerow([r.path, r.label, r.patient, r.id])
     cfg_path = root / "small.yaml"
-    cfg_path.write_text(yaml.safe_dump({
-        "name": "mias-small", "dataset": {"name": "manifest", "data": str(manifest)}, "task": "3class",
-        "features": {"backbone": "efficientnet_lite0", "size": 224, "cache_dir": str(root / "cache")},
-        "model": {"type": "dense_head", "epochs": 10, "patience": 5},
-        "protocol": {"name": "cv", "folds": 3, "repeats": 1}, "bootstrap": {"n": 100}, "seed": 0,
-    }))
-    cfg = load_config(cfg_path)
-    run_dir = run_config(cfg, root / "run", progress=False, report=False)
-    return {"root": root, "cfg": cfg, "cfg_path": cfg_path, "run": run_dir, "records": records}
+    run_dir = root / "run"
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (run_dir / "metrics.json").is_file():
+            manifest = root / "manifest.csv"
+            with open(manifest, "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["path", "label", "patient_id", "id"])
+                for r in records:
+                    w.writerow([r.path, r.label, r.patient, r.id])
+            cfg_path.write_text(yaml.safe_dump({
+                "name": "mias-small", "dataset": {"name": "manifest", "data": str(manifest)}, "task": "3class",
+                "features": {"backbone": "efficientnet_lite0", "size": 224, "cache_dir": str(root / "cache")},
+                "model": {"type": "dense_head", "epochs": 10, "patience": 5},
+                "protocol": {"name": "cv", "folds": 3, "repeats": 1}, "bootstrap": {"n": 100}, "seed": 0,
+            }))
+            run_config(load_config(cfg_path), run_dir, progress=False, report=False)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return {"root": root, "cfg": load_config(cfg_path), "cfg_path": cfg_path, "run": run_dir, "records": records}
 
 
 def test_run_folder_follows_the_contract(small_run):

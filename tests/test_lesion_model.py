@@ -25,7 +25,7 @@ def _config(tmp_path, **over):
     data = {
         "name": "lesion-ci", "dataset": {"name": "mias", "ids": IDS},
         "features": {"cache_dir": str(tmp_path / "cache")},
-        "model": {"type": "lesion", "sizes": [256], "pca": 16, "negatives_per_image": 8,
+        "model": {"type": "lesion", "sizes": [192, 256], "pca": 16, "aggregation": "auto", "negatives_per_image": 8,
                   "hard_negatives_per_image": 2, "inner_folds": 2, "heatmap_figures": 2},
         "protocol": {"folds": 3, "repeats": 1}, "bootstrap": {"n": 20},
     }
@@ -39,7 +39,7 @@ def run_dir(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lesion")
     cfg = _config(tmp)
     sets = [f"dataset.ids=[{', '.join(IDS)}]", f"features.cache_dir={tmp / 'cache'}", "protocol.folds=3",
-            "protocol.repeats=1", "bootstrap.n=20", "model.sizes=[256]", "model.pca=16",
+            "protocol.repeats=1", "bootstrap.n=20", "model.sizes=[192, 256]", "model.pca=16", "model.aggregation=auto",
             "model.negatives_per_image=8", "model.hard_negatives_per_image=2", "model.inner_folds=2",
             "model.heatmap_figures=2", "name=lesion-ci"]
     assert load_config(CONFIG, sets)["model"] == cfg["model"]  # the CLI's loader hands lesion configs over
@@ -56,6 +56,10 @@ def test_run_folder_contract(run_dir):
     assert m["model"] == "lesion" and m["protocol"] == "cv" and m["leaky"] is False
     assert m["n_images"] == len(IDS) and m["n_test_rows"] == len(IDS)
     assert m["leak_check"] == {"test_images_in_training": 0, "test_patients_in_training": 0}
+    for fit in m["fits"]:  # "auto": every candidate scored on the training images, the best one used
+        assert set(fit["selection"]) == {"192", "256", "192+256"}
+        best = max(fit["selection"].values(), key=lambda v: v["inner_auc"])
+        assert fit["features_used"] == best["features"] and fit["aggregator"] == best["aggregator"]
     for t in ("3class", "normal_vs_abnormal", "benign_vs_malignant"):
         auc = m["tasks"][t]["mean_of_repeats"]["macro_roc_auc"]
         assert auc is None or 0.0 <= auc <= 1.0
@@ -78,8 +82,9 @@ def test_bundle_round_trip_and_predict_heatmap(run_dir, mias_png):
     assert pred_a.probabilities == pred_b.probabilities
     assert set(pred_a.classes) == {"normal", "benign", "malignant"}
     assert abs(sum(pred_a.probabilities.values()) - 1) < 1e-6 and pred_a.p_malignant is not None
-    assert pred_a.view.shape == (256, 256) and pred_a.view.dtype == np.uint8
-    assert pred_a.heatmap.shape == (256, 256) and 0 <= pred_a.heatmap.min() <= pred_a.heatmap.max() <= 1
+    size = max(json.loads((run_dir / "bundle" / "manifest.json").read_text())["sizes_used"])  # chosen by inner CV
+    assert pred_a.view.shape == (size, size) and pred_a.view.dtype == np.uint8 and pred_a.geometry.size == size
+    assert pred_a.heatmap.shape == (size, size) and 0 <= pred_a.heatmap.min() <= pred_a.heatmap.max() <= 1
     assert pred_a.geometry.flipped is False and pred_a.heatmap_original().shape == (1024, 1024)
     x, y = pred_a.peak
     assert 0 <= x < 1024 and 0 <= y < 1024

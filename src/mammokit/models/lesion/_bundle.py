@@ -90,7 +90,8 @@ def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, s
         "mammokit_version": __version__, "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "commit": _git_commit(), "classes": list(model.classes), "task": "3class", "positive_class": MALIGNANT,
         "settings": s.as_dict(), "features_used": list(model.features_used or s.image_features),
-        "aggregator_kind": model.aggregator.kind,
+        "aggregator_kind": model.aggregator.kind, "sizes_used": list(model.sizes_used or s.sizes),
+        "selection": model.selection,
         "backbone": {"name": s.backbone, "weights": s.weights,
                      "identity": {str(sz): load_backbone(s.backbone, s.weights, sz).identity for sz in s.sizes}},
         "preprocess": {"sizes": list(s.sizes), "mode": "imagenet", "crop": True, "orient": True},
@@ -144,7 +145,8 @@ class LesionPredictor:
         except KeyError as exc:
             raise ModelError(f"{self.path}: bundle arrays incomplete (missing {exc})") from None
         self.model = LesionModel(settings, cells, aggs["pair"], aggs["single"], self.classes,
-                                 tuple(m.get("features_used") or settings.image_features))
+                                 tuple(m.get("features_used") or settings.image_features),
+                                 tuple(int(v) for v in m.get("sizes_used") or settings.sizes))
         self.target_layer = None
 
     def torch_model(self):
@@ -167,15 +169,16 @@ class LesionPredictor:
 
     def _maps(self, image) -> tuple[CellMaps, np.ndarray]:
         s = self.model.settings
-        scales, views = maps_for_image(image, backbone=s.backbone, weights=s.weights, sizes=s.sizes)
+        sizes = self.model.sizes_used or s.sizes  # only the input sizes the model combines
+        scales, views = maps_for_image(image, backbone=s.backbone, weights=s.weights, sizes=sizes)
         from ...features import load_backbone
 
-        for sz in s.sizes:
+        for sz in sizes:
             ident = load_backbone(s.backbone, s.weights, sz).identity
             want = self.manifest["backbone"]["identity"].get(str(sz))
             if want and ident != want:
                 raise ModelError(f"{self.path}: backbone weights differ from training (bundle {want}, loaded {ident})")
-        return CellMaps("image", scales), views[max(s.sizes)]
+        return CellMaps("image", scales), views[self.model.view_size]
 
     def predict(self, image_or_path, heatmap: bool = True, pair=None) -> LesionPrediction:
         """``pair``: optionally the other breast of the same woman (path, Image or array); with it the
@@ -194,7 +197,7 @@ class LesionPredictor:
         proba = P[0]
         s = self.model.settings
         mask = K[0] >= s.min_breast
-        finest: ScaleMap = maps.finest
+        finest: ScaleMap = maps.scales[self.model.view_size]
         heat = heatmap_view(A[0], K[0], finest.size) if heatmap else None
         frac = float(resize_grid(K[0], (64, 64)).mean())
         lo, hi = self.manifest.get("ood", {}).get("mask_fraction_range", MASK_FRACTION_RANGE)

@@ -69,14 +69,15 @@ def _folds(records, maps, settings, folds, repeats, seed, keep, y3, groups, pair
             model = LesionModel(settings).fit(records, maps, train, seed=seed + 100 * r + f)
             out.fits.append({"repeat": r, "fold": f, "n_train": len(train), "n_test": len(test),
                              "features_used": list(model.features_used),
-                             "aggregator": model.aggregator.kind})
+                             "aggregator": model.aggregator.kind,
+                             "sizes_used": list(model.sizes_used), "selection": model.selection})
             pos = {int(i): n for n, i in enumerate(test)}
             test_pairs = [pos.get(pairs[i]) if pairs[i] is not None else None for i in test]
             P, A, _, K = model.predict([maps[i] for i in test], test_pairs)
             for n, i in enumerate(test):
                 rec = records[i]
                 mask = K[n] >= settings.min_breast
-                point = peak_original(A[n], mask, maps[i].finest.geometry)
+                point = peak_original(A[n], mask, maps[i].scales[model.view_size].geometry)
                 out.ids.append(rec.id)
                 out.patients.append(rec.patient)
                 out.paths.append(str(rec.path))
@@ -89,4 +90,4 @@ def _folds(records, maps, settings, folds, repeats, seed, keep, y3, groups, pair
                 for how in ("max", "topk_mean", "mean"):
                     out.fixed_scores.setdefault(how, []).append(aggregate(A[n], mask, how, settings.top_k))
                 if keep is not None:
-                    keep(r, f, int(i), A[n], mask)
+                    keep(r, f, int(i), A[n], mask, model.view_size)

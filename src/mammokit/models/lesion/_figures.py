@@ -15,13 +15,13 @@ from ._patches import lesion_circles
 
 
 def save_heatmap_figure(path: Path, record: Record, maps: CellMaps, logits: np.ndarray, mask: np.ndarray, *,
-                        title_extra: str = "", proba=None) -> Path:
+                        title_extra: str = "", proba=None, view_size: int | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sm = maps.finest
+    sm = maps.scales[view_size] if view_size else maps.finest
     view = preprocess(read_image(record.path), PreprocessConfig(size=sm.size)).view
     heat = heatmap_view(logits, mask, sm.size)
     fig, axes = plt.subplots(1, 2, figsize=(8, 4.4))

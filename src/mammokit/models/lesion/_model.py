@@ -6,6 +6,7 @@ vector), so applying it to every cell of every image is one tensor contraction p
 """
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -174,15 +175,17 @@ class CellModels:
                 mal[size] = LinearCellClassifier(np.zeros(cells.X.shape[1], np.float32), 0.0)
         return cls(abn, mal, fitted_bases)
 
-    def grids(self, maps: Sequence[CellMaps], smooth: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def grids(self, maps: Sequence[CellMaps], smooth: int = 0,
+              sizes: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(abnormal logits, malignant logits, breast mask) on the finest grid, (N, h, w) each.
 
         ``smooth`` > 1: the abnormal logits are averaged over ``smooth`` x ``smooth`` cells of breast (a lesion
         spans neighbouring cells; an isolated bright cell is more often noise)."""
-        finest = max(self.abnormal)
+        use = sorted(sizes or self.abnormal)
+        finest = max(use)
         shape = maps[0].scales[finest].features.shape[-2:]
         per_a, per_m = [], []
-        for size in sorted(self.abnormal):
+        for size in use:
             hw = maps[0].scales[size].features.shape[-2:]
             W = np.stack([self.abnormal[size].w, self.malignant[size].w], axis=1)  # (C, 2)
             S = [mp.scales[size].cells() @ W for mp in maps]
@@ -326,14 +329,14 @@ def fit_aggregator(F, y, names, kind: str, C: float) -> Aggregator:
     return Aggregator.fit(F, y, 3, C)
 
 
-def choose_features(A, M, K, pairs, y, groups, s: LesionSettings, seed: int) -> tuple[tuple[str, ...], str]:
+def choose_features(A, M, K, pairs, y, groups, s: LesionSettings, seed: int) -> tuple[tuple[str, ...], str, float]:
     """The aggregator's inputs and kind. "auto" scores each candidate (feature set x kind) by a patient-grouped CV
     of the aggregator on the training images' out-of-fold heatmap features (3-class macro ROC-AUC) and keeps the
     best: test images play no part in the choice."""
     if s.aggregation in _FIXED:
-        return _FIXED[s.aggregation], s.aggregator
+        return _FIXED[s.aggregation], s.aggregator, float("nan")
     if s.aggregation != "auto":
-        return tuple(s.image_features), s.aggregator
+        return tuple(s.image_features), s.aggregator, float("nan")
     from sklearn.metrics import roc_auc_score
 
     full = feature_matrix(A, M, K, pairs, s, IMAGE_FEATURES)
@@ -355,7 +358,7 @@ def choose_features(A, M, K, pairs, y, groups, s: LesionSettings, seed: int) -> 
                 auc = 0.0
             if auc > best_auc + 1e-9:
                 best, best_auc = (tuple(names), kind), auc
-    return best
+    return (*best, best_auc)
 
 
 def base_targets(records: Sequence[Record]) -> np.ndarray:
@@ -377,7 +380,13 @@ class LesionModel:
     aggregator_single: Aggregator | None = None  # used when an image comes without its pair
     classes: tuple[str, ...] = BASE_LABELS
     features_used: tuple[str, ...] = ()  # the aggregator's inputs (chosen by inner CV with aggregation "auto")
+    sizes_used: tuple[int, ...] = ()  # input sizes whose heatmaps are combined (chosen by inner CV with "auto")
+    selection: dict = field(default_factory=dict)  # inner-CV score of every candidate ("auto")
 
+    @property
+    def view_size(self) -> int:
+        """The input size the heatmap and its geometry refer to."""
+        return max(self.sizes_used or self.settings.sizes)
     def fit(self, records: Sequence[Record], maps: Sequence[CellMaps], train_index: Sequence[int],
             seed: int | None = None) -> LesionModel:
         """Fit on ``train_index`` only. The aggregator learns from heatmaps of training images made by cell
@@ -388,9 +397,13 @@ class LesionModel:
         y = base_targets([records[i] for i in train])
         groups = np.asarray([records[i].patient for i in train])
         self.cells = CellModels.fit(records, maps, train, s, seed)
-        finest = max(s.sizes)
-        h, w = maps[0].scales[finest].features.shape[-2:]
-        A, M, K = np.zeros((len(train), h, w)), np.zeros((len(train), h, w)), np.zeros((len(train), h, w))
+        # Candidate size combinations: all of them with "auto" (chosen on the training images), else the configured.
+        combos = [tuple(c) for r in range(1, len(s.sizes) + 1) for c in itertools.combinations(s.sizes, r)] \
+            if s.aggregation == "auto" else [tuple(s.sizes)]
+        oof = {}
+        for c in combos:
+            h, w = maps[0].scales[max(c)].features.shape[-2:]
+            oof[c] = (np.zeros((len(train), h, w)), np.zeros((len(train), h, w)), np.zeros((len(train), h, w)))
         inner = StratifiedGroupKFold(n_splits=s.inner_folds, shuffle=True, random_state=seed + 7)
         with warnings.catch_warnings():  # "least populated class has fewer members": tiny classes, not an error
             warnings.simplefilter("ignore", UserWarning)
@@ -398,14 +411,23 @@ class LesionModel:
         inner_models = []
         for tr, va in inner_splits:
             cm = CellModels.fit(records, maps, train[tr], s, seed, bases=self.cells.bases)
-            a, m, k = cm.grids([maps[i] for i in train[va]], s.smooth)
-            A[va], M[va], K[va] = a, m, k
+            for c in combos:
+                a, m, k = cm.grids([maps[i] for i in train[va]], s.smooth, c)
+                oof[c][0][va], oof[c][1][va], oof[c][2][va] = a, m, k
             inner_models.append(cm)
         if s.test_cells == "ensemble":
             self.cells = CellModels.mean(inner_models)
         pos = {int(i): n for n, i in enumerate(train)}
         pairs = [pos.get(p) if p is not None else None for p in (pair_index(records)[i] for i in train)]
-        self.features_used, kind = choose_features(A, M, K, pairs, y, groups, s, seed)
+        best = None
+        self.selection = {}
+        for c in combos:
+            names, kind, auc = choose_features(*oof[c], pairs, y, groups, s, seed)
+            self.selection["+".join(map(str, c))] = {"features": list(names), "aggregator": kind, "inner_auc": auc}
+            if best is None or auc > best[3] + 1e-9:
+                best = (c, names, kind, auc)
+        self.sizes_used, self.features_used, kind = best[0], tuple(best[1]), best[2]
+        A, M, K = oof[self.sizes_used]
         F = feature_matrix(A, M, K, pairs, s, self.features_used)
         self.aggregator = fit_aggregator(F, y, self.features_used, kind, s.aggregator_C)
         F1 = feature_matrix(A, M, K, [None] * len(train), s, self.features_used)
@@ -417,7 +439,7 @@ class LesionModel:
         index into ``maps`` (the other breast of the same woman) or None."""
         if self.cells is None or self.aggregator is None:
             raise ConfigError("lesion model: fit it (or load a bundle) before predicting")
-        a, m, k = self.cells.grids(maps, self.settings.smooth)
+        a, m, k = self.cells.grids(maps, self.settings.smooth, self.sizes_used or None)
         pairs = list(pairs) if pairs is not None else [None] * len(maps)
         names = self.features_used or self.settings.image_features
         F = feature_matrix(a, m, k, pairs, self.settings, names)

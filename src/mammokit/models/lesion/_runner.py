@@ -210,13 +210,13 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
     n_fig = int(cfg["model"].get("heatmap_figures", 6))
     figs: list[tuple[int, np.ndarray, np.ndarray, int]] = []
 
-    def keep(r, f, i, logits, mask):
+    def keep(r, f, i, logits, mask, view_size):
         rec = records[i]
         want_abn = sum(1 for x in figs if records[x[0]].lesions) < max(0, n_fig - 1)
         want_norm = not any(not records[x[0]].lesions for x in figs)
         if r == 0 and len(figs) < n_fig and ((rec.lesions and want_abn and any(les.has_location for les in rec.lesions))
                                               or (not rec.lesions and want_norm)):
-            figs.append((i, logits.copy(), mask.copy(), f))
+            figs.append((i, logits.copy(), mask.copy(), f, view_size))
 
     t1 = time.perf_counter()
     res = cross_validate(records, maps, settings, folds=int(cfg["protocol"]["folds"]),
@@ -239,8 +239,9 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
     rows, yt, Pt = task_view(y3, P3, task)
     calib = calibration_report(yt, Pt, Pt, "none (multinomial logistic aggregator on out-of-fold heatmap "
                                             "features, fitted at the real class prior)")
-    for i, logits, mask, f in figs:
+    for i, logits, mask, f, view_size in figs:
         save_heatmap_figure(out / "figures" / "heatmaps" / f"{records[i].id}.png", records[i], maps[i], logits, mask,
+                            view_size=view_size,
                             title_extra=f"repeat 0, fold {f} (test)",
                             proba=P3[[n for n in range(len(res.ids)) if res.ids[n] == records[i].id and
                                       res.repeats[n] == 0][0]])

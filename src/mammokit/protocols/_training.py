@@ -91,6 +91,8 @@ def fit_pipeline(X, y, groups, *, n_classes: int, model_cfg: dict, balance: str,
 
     sampler = AuditedSampler(balance, random_state=seed, audit=audit, context=context)
     X_bal, y_bal = sampler.fit_resample(X[core_rows], y[core_rows])
+    if getattr(sampler, "fallback_", None):  # ADASYN found no hard neighbourhood and SMOTE stood in
+        info["balance_fallback"] = f"smote instead of adasyn: {sampler.fallback_}"
     scaler = AuditedScaler(audit=audit, context=context).fit(X[core_rows])
     if isinstance(model, DenseHead):
         model.fit(scaler.transform(X_bal), y_bal,

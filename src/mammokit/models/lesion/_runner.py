@@ -243,8 +243,8 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
         save_heatmap_figure(out / "figures" / "heatmaps" / f"{records[i].id}.png", records[i], maps[i], logits, mask,
                             view_size=view_size,
                             title_extra=f"repeat 0, fold {f} (test)",
-                            proba=P3[[n for n in range(len(res.ids)) if res.ids[n] == records[i].id and
-                                      res.repeats[n] == 0][0]])
+                            proba=P3[next(n for n in range(len(res.ids))
+                                          if res.ids[n] == records[i].id and res.repeats[n] == 0)])
     t2 = time.perf_counter()
     with threadpool_limits(limits=int(cfg["features"]["threads"] or 1)):
         final = LesionModel(settings).fit(records, maps, np.arange(len(records)), seed=seed)

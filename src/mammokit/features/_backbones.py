@@ -6,7 +6,9 @@ feature cache never mixes features of different weights.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -124,7 +126,9 @@ def _resnet50(weights: str | None, image_size: int) -> Backbone:
     net = resnet50(weights=None)
     if weights in (None, "imagenet"):
         try:
-            state = ResNet50_Weights.IMAGENET1K_V1.get_state_dict(progress=False, check_hash=True)
+            # torch.hub prints "Downloading: <url>" before it fails offline; keep the error one line.
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                state = ResNet50_Weights.IMAGENET1K_V1.get_state_dict(progress=False, check_hash=True)
         except Exception as exc:
             raise WeightsUnavailableError(f"{_RESNET_HELP} ({type(exc).__name__})") from None
         net.load_state_dict(state)

@@ -8,8 +8,8 @@ import platform
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -19,16 +19,16 @@ def machine() -> dict:
     """What ran the benchmark: CPU model and cores (lscpu), load, date, git commit, library versions."""
     model = platform.processor() or platform.machine()
     try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout.splitlines():
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10, check=False).stdout.splitlines():
             if line.startswith("Model name:"):
                 model = line.split(":", 1)[1].strip()
     except (OSError, subprocess.SubprocessError):
         pass
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                                timeout=10).stdout.strip()
+                                timeout=10, check=False).stdout.strip()
         dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "benchmarks"],
-                                    cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip())
+                                    cwd=REPO, capture_output=True, text=True, timeout=10, check=False).stdout.strip())
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "unknown", False
     from importlib.metadata import version
@@ -37,11 +37,11 @@ def machine() -> dict:
     for pkg in ("torch", "onnxruntime", "numpy"):
         try:
             versions[pkg] = version(pkg)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a missing package is reported as None
             versions[pkg] = None
     return {
         "cpu": model, "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "load_avg_1m": round(os.getloadavg()[0], 2), "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "load_avg_1m": round(os.getloadavg()[0], 2), "date_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M"),
         "commit": commit + ("+dirty" if dirty else ""), "python": platform.python_version(), **versions,
     }
 

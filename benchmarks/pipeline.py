@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, RESULTS, machine, median, table, write_json, write_markdown  # noqa: E402
+from _common import REPO, RESULTS, machine, median, table, write_json, write_markdown
 
 
 def naive_features(paths, module, cfg) -> np.ndarray:
@@ -57,23 +57,28 @@ def part_a(paths, backbone: str, size: int, repeats: int, workdir: Path) -> dict
     # one untimed image each: first-call costs (kernel selection, allocations) are not the loop's
     naive_features(paths[:1], module, cfg)
     extract_features(paths[:1], backbone=backbone, preprocess=cfg, cache_dir=workdir / "warm", progress=False)
-    naive_s, ours_s, diff = [], [], 0.0
+    naive_s, ours_s, seq_s, diff = [], [], [], 0.0
     for rep in range(repeats):
         t0 = time.perf_counter()
         ref = naive_features(paths, module, cfg)
         naive_s.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        fs = extract_features(paths, backbone=backbone, preprocess=cfg, cache_dir=workdir / f"rep{rep}", progress=False)
-        ours_s.append(time.perf_counter() - t0)
-        assert fs.stats["computed"] == len(paths)  # nothing came from a cache
-        diff = max(diff, float(np.abs(ref - fs.X).max()))
-        print(f"  repeat {rep + 1}: naive {naive_s[-1]:.2f} s, ours {ours_s[-1]:.2f} s", flush=True)
+        for decode_thread, times in ((True, ours_s), (False, seq_s)):
+            t0 = time.perf_counter()
+            fs = extract_features(paths, backbone=backbone, preprocess=cfg, progress=False,
+                                  cache_dir=workdir / f"rep{rep}-{decode_thread}", decode_thread=decode_thread)
+            times.append(time.perf_counter() - t0)
+            assert fs.stats["computed"] == len(paths)  # nothing came from a cache
+            diff = max(diff, float(np.abs(ref - fs.X).max()))
+        print(f"  repeat {rep + 1}: naive {naive_s[-1]:.2f} s, ours {ours_s[-1]:.2f} s "
+              f"(without the decode thread {seq_s[-1]:.2f} s)", flush=True)
     n = len(paths)
     return {
         "images": n, "backbone": backbone, "size": size, "repeats": repeats,
         "ours_runtime": DEFAULT_RUNTIME, "ours_batch_size": DEFAULT_BATCH_SIZE,
         "naive_seconds": median(naive_s), "ours_seconds": median(ours_s),
         "naive_images_per_s": n / median(naive_s), "ours_images_per_s": n / median(ours_s),
+        "ours_no_decode_thread_seconds": median(seq_s),
+        "decode_thread_gain": median(seq_s) / median(ours_s),
         "speedup": median(naive_s) / median(ours_s),
         "speedup_per_repeat": [a / b for a, b in zip(naive_s, ours_s)],
         "max_abs_feature_diff": diff,
@@ -99,7 +104,7 @@ def run_cli(args: list[str]) -> dict:
     cmd = [sys.executable, "-c", _CHILD, "features", *args]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, check=False)
     wall = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"mammokit features failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -175,12 +180,13 @@ def main(argv=None) -> dict:
                    "cold_over_cached_wall": b[0]["wall_s"] / b[2]["wall_s"],
                    "cold_features_over_cached_wall": b[1]["wall_s"] / b[2]["wall_s"]}
     md = [
-        f"Machine: {info['cpu']}, {info['cores']} cores; {info['date_utc']} UTC; commit {info['commit']}; "
-        f"load average at start {info['load_avg_1m']}.",
+        (f"Machine: {info['cpu']}, {info['cores']} cores; {info['date_utc']} UTC; commit {info['commit']}; "
+        f"load average at start {info['load_avg_1m']}."),
         "",
         table([a], [("images", "images"), ("backbone", "backbone"), ("size", "px"), ("naive_seconds", "naive s"),
                     ("ours_seconds", "ours s"), ("naive_images_per_s", "naive img/s"), ("ours_images_per_s", "ours img/s"),
-                    ("speedup", "ours / naive"), ("max_abs_feature_diff", "max abs diff")],
+                    ("speedup", "ours / naive"), ("ours_no_decode_thread_seconds", "ours s, no decode thread"),
+                    ("max_abs_feature_diff", "max abs diff")],
               f"Naive loop vs ours, same MIAS images (medians of {a['repeats']}; ours = {a['ours_runtime']}, "
               f"batch {a['ours_batch_size']})"),
     ]
@@ -189,10 +195,10 @@ def main(argv=None) -> dict:
                              ("cache_hits", "cache hits"), ("peak_rss_mb", "peak RSS MB")],
                          f"`mammokit features` cold vs cached ({backbone} @ {size} px)"),
                "",
-               f"Cold / cached: extraction {summary['cold_over_cached_extract']:.0f}x "
+               (f"Cold / cached: extraction {summary['cold_over_cached_extract']:.0f}x "
                f"({summary['cold_features_over_cached_extract']:.0f}x with the export cached); "
                f"whole command wall time {summary['cold_over_cached_wall']:.1f}x "
-               f"({summary['cold_features_over_cached_wall']:.1f}x)."]
+               f"({summary['cold_features_over_cached_wall']:.1f}x).")]
     text = "\n".join(md)
     print("\n" + text)
     payload = {"machine": info, "quick": args.quick, "naive_vs_ours": a, "cli_runs": b, "summary": summary}

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, median, table, time_calls, write_json, write_markdown  # noqa: E402
+from _common import RESULTS, machine, median, table, time_calls, write_json, write_markdown
 
 # backbone -> (input size used by the project, weights). ResNet50 ImageNet weights are not on this
 # machine; random weights time the same.
@@ -69,15 +69,20 @@ def make_engine(runtime: str, backbone: str, size: int, weights, threads: int, c
     return ENGINES[runtime](EngineSpec(backbone, weights, size, str(cache_dir), threads))
 
 
-def bench_engine(engine, size: int, batch: int, repeats: int) -> float:
+def bench_engine(engine, size: int, batch: int, repeats: int, budget_s: float = 30.0) -> float:
+    """Images/s: median of up to ``repeats`` timed calls after one warm-up call; slow configurations get
+    fewer calls so that each stays within about ``budget_s`` (at least one timed call)."""
     x = np.random.default_rng(0).standard_normal((batch, 3, size, size)).astype(np.float32)
-    return batch / median(time_calls(lambda: engine(x), repeats, warmup=1))
+    first = time_calls(lambda: engine(x), 1, warmup=0)[0]
+    n = max(1, min(repeats, int(budget_s / max(first, 1e-9))))
+    return batch / median(time_calls(lambda: engine(x), n, warmup=0))
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: lite0 at 64 px, batches 1 and 2, one repeat")
     ap.add_argument("--repeats", type=int, default=3, help="timed calls per configuration (median reported)")
+    ap.add_argument("--budget", type=float, default=30.0, help="seconds of timed calls per configuration, at most")
     ap.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all cores)")
     ap.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=list(BACKBONES))
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 8, 32])
@@ -117,7 +122,7 @@ def main(argv=None) -> dict:
             # even when other processes' load drifts during the benchmark
             local = matmul_gflops(threads, mm_n, repeats)["torch_gflops"]
             for batch in batches:
-                ips = bench_engine(engine, size, batch, repeats)
+                ips = bench_engine(engine, size, batch, repeats, args.budget)
                 rows.append({"backbone": name, "size": size, "runtime": runtime, "batch": batch,
                              "images_per_s": ips, "gflop_per_image": flops / 1e9,
                              "achieved_gflops": flops * ips / 1e9, "matmul_gflops_adjacent": local})
@@ -135,7 +140,7 @@ def main(argv=None) -> dict:
     for runtime, n_threads, spinning in grid[:1] if args.quick else grid:
         torch.set_num_threads(n_threads)
         eng = make_engine(runtime, set_name, set_size, set_w, n_threads, cache, spinning=spinning)
-        ips = bench_engine(eng, set_size, set_batch, repeats)
+        ips = bench_engine(eng, set_size, set_batch, repeats, args.budget)
         settings.append({"backbone": set_name, "size": set_size, "batch": set_batch, "runtime": runtime,
                          "threads": n_threads, "spinning": spinning if runtime == "onnx" else None,
                          "images_per_s": ips})
@@ -159,16 +164,16 @@ def main(argv=None) -> dict:
             ("images_per_s", "images/s"), ("gflop_per_image", "GFLOP/img"), ("achieved_gflops", "GFLOP/s"),
             ("fraction_of_matmul", "of best matmul"), ("fraction_of_adjacent_matmul", "of adjacent matmul")]
     md = [
-        f"Machine: {info['cpu']}, {info['cores']} cores; {info['date_utc']} UTC; commit {info['commit']}; "
-        f"load average at start {info['load_avg_1m']}; {threads} threads; medians of {repeats} calls.",
+        (f"Machine: {info['cpu']}, {info['cores']} cores; {info['date_utc']} UTC; commit {info['commit']}; "
+        f"load average at start {info['load_avg_1m']}; {threads} threads; medians of up to {repeats} timed calls after a warm-up (fewer where they would exceed {args.budget:.0f} s)."),
         "",
-        f"Dense fp32 matmul ({mm_n}x{mm_n}), median (best) GFLOP/s before / after the models: "
+        (f"Dense fp32 matmul ({mm_n}x{mm_n}), median (best) GFLOP/s before / after the models: "
         f"torch {mm_before['torch_gflops']:.1f} ({mm_before['torch_best_gflops']:.1f}) / "
         f"{mm_after['torch_gflops']:.1f} ({mm_after['torch_best_gflops']:.1f}); numpy "
         f"{mm_before['numpy_gflops']:.1f} ({mm_before['numpy_best_gflops']:.1f}) / {mm_after['numpy_gflops']:.1f} "
         f"({mm_after['numpy_best_gflops']:.1f}). \"of best matmul\" divides by the best torch.mm rate of the run, "
         f"{peak:.1f} GFLOP/s; \"of adjacent matmul\" by the median torch.mm rate measured just before that runtime's "
-        f"runs (same load).",
+        f"runs (same load)."),
         "",
         table(rows, cols, "Backbone throughput"),
         "",

@@ -34,7 +34,7 @@ def mias_four(mias_dir):
 )
 def test_onnx_features_match_pytorch_on_real_mias(tmp_path, mias_four, backbone, size, n_images):
     cfg = PreprocessConfig(size=size)
-    kw = dict(backbone=backbone, preprocess=cfg, progress=False, batch_size=n_images)
+    kw = {"backbone": backbone, "preprocess": cfg, "progress": False, "batch_size": n_images}
     images = mias_four[:n_images]
     ref = extract_features(images, runtime="torch", cache_dir=tmp_path / "t", **kw)
     fast = extract_features(images, runtime="onnx", cache_dir=tmp_path / "o", **kw)

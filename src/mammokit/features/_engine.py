@@ -6,10 +6,11 @@ never imports torch. torch is imported lazily for the same reason.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -29,7 +30,7 @@ class Engine(Protocol):
 
 
 @lru_cache(maxsize=8)
-def load_backbone(name: str, weights: str | None, size: int) -> "Backbone":
+def load_backbone(name: str, weights: str | None, size: int) -> Backbone:
     """Backbones are slow to build; keep a few per process."""
     from ._backbones import get_backbone
 
@@ -48,14 +49,14 @@ class EngineSpec:
     def identity(self) -> str:
         return backbone_identity(self.backbone, self.weights, self.size)
 
-    def build_backbone(self) -> "Backbone":
+    def build_backbone(self) -> Backbone:
         return load_backbone(self.backbone, self.weights, self.size)
 
 
 class TorchEngine:
     name = "torch"
 
-    def __init__(self, backbone: "Backbone", channels_last: bool = False):
+    def __init__(self, backbone: Backbone, channels_last: bool = False):
         import torch
 
         self.module = backbone.module.eval()

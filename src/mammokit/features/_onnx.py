@@ -67,14 +67,14 @@ def export_onnx(module, size: int, dest: str | Path | None = None) -> bytes | Pa
             torch.onnx.export(module, (dummy,), buf, dynamo=False, opset_version=OPSET,
                               input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                               dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
-        except Exception as first:  # pragma: no cover - only when a future torch drops it
+        except Exception as first:  # noqa: BLE001 - torch raises many types; only when a future torch drops it
             try:
                 buf = io.BytesIO()
                 prog = torch.onnx.export(module, (dummy,), dynamo=True, opset_version=OPSET,
                                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                                          dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
                 prog.save(buf)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001
                 raise ModelError(f"cannot export backbone to ONNX ({type(first).__name__}; {type(exc).__name__})") from None
         finally:
             # torch.onnx.export restores the top module's training flag recursively; keep inference mode.
@@ -128,7 +128,7 @@ class OnnxEngine:
         try:
             self.session = ort.InferenceSession(src, session_options(threads, spinning),
                                                 providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own Fail/InvalidProtobuf types
             where = "in-memory model" if isinstance(model, bytes) else str(model)
             raise ModelError(f"{where}: not a loadable ONNX model ({type(exc).__name__})") from None
         self.input_name = self.session.get_inputs()[0].name

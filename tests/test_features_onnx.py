@@ -108,6 +108,14 @@ def test_every_runtime_runs_or_fails_with_a_clear_error(tmp_path, runtime):
     assert out.shape == (2, 1280, 7, 7) and float(np.abs(out - ref).max()) <= 1e-3
 
 
+def test_unknown_runtime_is_rejected_even_when_everything_is_cached(tmp_path, mias_png):
+    kw = {"backbone": "efficientnet_lite0", "preprocess": PreprocessConfig(size=64), "progress": False,
+          "cache_dir": tmp_path}
+    assert extract_features([mias_png(5)], **kw).stats["computed"] == 1
+    with pytest.raises(ConfigError, match="unknown runtime 'onxx'"):
+        extract_features([mias_png(5)], runtime="onxx", **kw)
+
+
 @pytest.mark.parametrize("content", [b"", b"not onnx at all", b"\x08\x07garbage-protobuf"])
 def test_onnx_engine_rejects_a_file_that_is_not_a_model(tmp_path, content):
     bad = tmp_path / "model.onnx"

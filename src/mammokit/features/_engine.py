@@ -117,11 +117,16 @@ def _cached_engine(spec: EngineSpec, runtime: str) -> Engine:
     return ENGINES[runtime](spec)
 
 
+def check_runtime(runtime: str) -> str:
+    if runtime not in ENGINES:
+        raise ConfigError(f"unknown runtime {runtime!r}; available: {', '.join(sorted(ENGINES))}")
+    return runtime
+
+
 def load_engine(name: str, weights: str | None, size: int, runtime: str, cache_dir: str | Path | None = None,
                 threads: int | None = None) -> Engine:
     """The engine for a backbone and runtime, built once per process (per cache folder and thread count)."""
-    if runtime not in ENGINES:
-        raise ConfigError(f"unknown runtime {runtime!r}; available: {', '.join(sorted(ENGINES))}")
+    check_runtime(runtime)
     spec = EngineSpec(name, weights, int(size), str(cache_dir or DEFAULT_CACHE_DIR), int(threads) if threads else None)
     return _cached_engine(spec, runtime)
 

@@ -16,7 +16,7 @@ from ..io import Image, read_image
 from ..preprocess import PreprocessConfig, preprocess
 from ._cache import FeatureCache, cache_key, file_sha256
 from ._defaults import DEFAULT_BATCH_SIZE, DEFAULT_DECODE_THREAD, DEFAULT_RUNTIME, DEFAULT_THREADS
-from ._engine import feature_maps, load_backbone, load_engine
+from ._engine import check_runtime, feature_maps, load_backbone, load_engine
 from ._identity import backbone_identity
 
 
@@ -72,6 +72,7 @@ def extract_features(
     which comes from the weights file (features/_identity.py), so a cached re-run never loads the model.
     Torch- and ONNX-computed features share cache entries (they agree to 1e-4, tests/test_features_onnx.py).
     """
+    check_runtime(runtime)  # also when every feature is cached and no engine is built
     cfg = resolve_preprocess(backbone, preprocess)
     items = [_as_item(r) for r in records]
     identity = backbone_identity(backbone, weights, cfg.size)

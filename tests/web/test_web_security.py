@@ -1,6 +1,9 @@
 """Security checks that could fail: CSRF, rate limiting, API tokens, upload limits before any model runs."""
 from __future__ import annotations
 
+import struct
+import zlib
+
 import pytest
 
 from mammokit.web import create_api_token, init_db
@@ -82,7 +85,17 @@ def test_api_token_auth(make_client):
     assert client.get("/", headers=auth, follow_redirects=False).status_code == 303
 
 
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header promises width x height pixels (a decompression bomb's first bytes)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
 TEST_CASES_UPLOAD_REJECTED = [
+    ({}, "bomb.png", png_header_only(40000, 40000), 413, "bomb.png: 40000 rows x 40000 columns"),
+    ({}, "anim.gif", b"GIF89a" + b"\0" * 200, 415, "anim.gif: not a supported image"),
     # (settings, file name, content, status, message)
     ({}, "notes.png", b"this is a text file, not a PNG\n" * 10, 415, "not a supported image"),
     ({}, "empty.dcm", b"", 422, "empty.dcm: empty file (0 bytes)"),

@@ -53,6 +53,11 @@ class ModelService:
         return self._predictor
 
     @property
+    def heatmap_method(self) -> str:
+        manifest = getattr(self._predictor, "manifest", {}) or {}
+        return "lesion model" if manifest.get("model_type") == "lesion" else "Grad-CAM"
+
+    @property
     def identity(self) -> str:
         """One line saying which model answered and how well it measured, shown with every result."""
         if self._predictor is None:
@@ -80,7 +85,7 @@ class ModelService:
 
 
 def describe_manifest(m: dict, path: Path | None = None) -> str:
-    """'efficientnet_lite2 + dense_head, 3class, mias 322 images; cv: balanced accuracy 0.52 (95% CI ...)'."""
+    """'efficientnet_lite2 + dense_head, 3class, mias 322 images; measured by cv: balanced accuracy 0.52 (95% CI ...)'."""
     try:
         parts = [f"{m['backbone']['name']} + {m.get('model_type') or m['head']['type']}", str(m.get("task", ""))]
         ds = m.get("dataset") or {}
@@ -89,14 +94,19 @@ def describe_manifest(m: dict, path: Path | None = None) -> str:
         text = ", ".join(p for p in parts if p)
         metrics = m.get("metrics") or {}
         scores = []
-        for key, name in (("balanced_accuracy", "balanced accuracy"), ("macro_roc_auc", "macro ROC AUC")):
+        for key, name in (("balanced_accuracy", "balanced accuracy"), ("macro_roc_auc", "macro ROC AUC"),
+                          ("3class_macro_roc_auc", "3-class macro ROC AUC"),
+                          ("normal_vs_abnormal_roc_auc", "normal-vs-abnormal ROC AUC")):
             v = metrics.get(key)
             if isinstance(v, dict) and v.get("value") is not None:
                 ci = v.get("ci") or [None, None]
                 ci_txt = f" (95% CI {ci[0]:.2f}-{ci[1]:.2f})" if None not in ci else ""
                 scores.append(f"{name} {v['value']:.2f}{ci_txt}")
+            elif isinstance(v, (int, float)):
+                scores.append(f"{name} {v:.2f}")
         if scores:
-            text += f"; measured by {metrics.get('protocol', m.get('protocol', '?'))}: " + ", ".join(scores)
+            how = metrics.get("protocol") or m.get("protocol") or "cross-validation"
+            text += f"; measured by {how}: " + ", ".join(scores)
         return text
     except (KeyError, TypeError, ValueError):
         return str(path or "model")

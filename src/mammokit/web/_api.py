@@ -54,6 +54,7 @@ class PredictionOut(BaseModel):
     birads: Birads
     view_url: str
     heatmap_url: str | None
+    heatmap_method: str | None
     overlay_url: str | None
     thumbnail_url: str
     disclaimer: str = constants.RESEARCH_DISCLAIMER
@@ -70,6 +71,7 @@ def to_out(row: Prediction) -> PredictionOut:
         view_url=f"{base}/view.png", thumbnail_url=f"{base}/thumb.png",
         heatmap_url=f"{base}/heatmap.png" if row.has_heatmap else None,
         overlay_url=f"{base}/overlay.png" if row.has_heatmap else None,
+        heatmap_method=row.heatmap_method if row.has_heatmap else None,
     )
 
 

@@ -107,6 +107,7 @@ class Prediction(Base):
     birads_category: Mapped[str] = mapped_column(String(4))
     birads_rule: Mapped[str] = mapped_column(Text)
     has_heatmap: Mapped[bool] = mapped_column(Boolean, default=False)
+    heatmap_method: Mapped[str] = mapped_column(String(32), default="Grad-CAM")  # or "lesion model"
     model_identity: Mapped[str] = mapped_column(String(255), default="")
     user: Mapped[User] = relationship()
 

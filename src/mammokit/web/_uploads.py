@@ -90,7 +90,8 @@ def analyse_upload(ctx: AppContext, db: Session, request: Request, user: User,
             p_malignant=result.p_malignant, in_distribution=result.in_distribution,
             notes_json=json.dumps([_scrub_text(n, scrub) for n in result.notes]),
             birads_category=result.birads.category, birads_rule=result.birads.rule,
-            has_heatmap=result.heatmap is not None, model_identity=ctx.model.identity,
+            has_heatmap=result.heatmap is not None, heatmap_method=ctx.model.heatmap_method,
+            model_identity=ctx.model.identity,
         )
         db.add(row)
         db.flush()

@@ -16,10 +16,10 @@ LESION = {"backbone": {"name": "efficientnet_lite0"}, "model_type": "lesion", "t
           "metrics": {"3class_macro_roc_auc": 0.5811, "normal_vs_abnormal_roc_auc": 0.6012}}
 
 TEST_CASES = [
-    (DENSE, "efficientnet_lite2 + dense_head, 3class, mias 322 images; measured by cv: "
-            "balanced accuracy 0.41 (95% CI 0.35-0.47), macro ROC AUC 0.60"),
-    (LESION, "efficientnet_lite0 + lesion, 3class, mias 322 images; measured by cross-validation: "
-             "3-class macro ROC AUC 0.58, normal-vs-abnormal ROC AUC 0.60"),
+    (DENSE, ("efficientnet_lite2 + dense_head, 3class, mias 322 images; measured by cv: "
+             "balanced accuracy 0.41 (95% CI 0.35-0.47), macro ROC AUC 0.60")),
+    (LESION, ("efficientnet_lite0 + lesion, 3class, mias 322 images; measured by cross-validation: "
+              "3-class macro ROC AUC 0.58, normal-vs-abnormal ROC AUC 0.60")),
     ({**DENSE, "metrics": {}}, "efficientnet_lite2 + dense_head, 3class, mias 322 images"),
     ({}, "some/bundle"),  # invalid manifest: fall back to the bundle path
     ({"backbone": "not a mapping"}, "some/bundle"),

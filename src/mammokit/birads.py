@@ -28,13 +28,13 @@ of a YAML file given to ``mammokit serve --birads-config``).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Mapping
 
 from .constants import BENIGN, MALIGNANT, NORMAL
 from .errors import ConfigError
 
-__all__ = ["BiradsThresholds", "BiradsSuggestion", "suggest_birads", "BIRADS_DESCRIPTIONS"]
+__all__ = ["BIRADS_DESCRIPTIONS", "BiradsSuggestion", "BiradsThresholds", "suggest_birads"]
 
 BIRADS_DESCRIPTIONS: dict[str, str] = {
     "0": "Incomplete: needs additional imaging evaluation",
@@ -70,7 +70,7 @@ class BiradsThresholds:
             )
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, float] | None) -> "BiradsThresholds":
+    def from_mapping(cls, values: Mapping[str, float] | None) -> BiradsThresholds:
         if not values:
             return cls()
         known = {f.name for f in fields(cls)}

@@ -74,7 +74,7 @@ def serve(
     """Start the web app: login, upload a mammogram, read the result. Add users with `mammokit users add`."""
     import uvicorn
 
-    from ..web import WebSettings, create_app, default_data_dir
+    from ..web import WebSettings, create_app, default_data_dir, list_users
 
     bundle = model if model is not None else default_bundle()
     if not bundle.exists():
@@ -90,6 +90,9 @@ def serve(
     web_app.state.ctx.model.load()  # fail now, not on the first upload
     typer.echo(f"mammokit: serving {bundle} on http://{host}:{port}/  (data: {settings.data_dir}; "
                f"database: {web_app.state.engine.url.render_as_string(hide_password=True)})")
+    if not list_users(web_app.state.ctx.factory):
+        db_opt = f" --db {db}" if db else (f" --data-dir {data_dir}" if data_dir else "")
+        typer.echo(f"no users yet: add one with `mammokit users add NAME --role admin{db_opt}` (no default account)")
     typer.echo(constants.RESEARCH_DISCLAIMER)
     uvicorn.run(web_app, host=host, port=port, log_level="info", proxy_headers=True,
                 forwarded_allow_ips=forwarded_allow_ips)

@@ -57,7 +57,7 @@ def test_run_folder_contract(run_dir):
     assert m["n_images"] == len(IDS) and m["n_test_rows"] == len(IDS)
     assert m["leak_check"] == {"test_images_in_training": 0, "test_patients_in_training": 0}
     for fit in m["fits"]:  # "auto": every candidate scored on the training images, the best one used
-        assert set(fit["selection"]) == {"192", "256", "192+256"}
+        assert set(fit["selection"]) == {f"{c}/smooth{k}" for c in ("192", "256", "192+256") for k in (0, 3)}
         best = max(fit["selection"].values(), key=lambda v: v["inner_auc"])
         assert fit["features_used"] == best["features"] and fit["aggregator"] == best["aggregator"]
     for t in ("3class", "normal_vs_abnormal", "benign_vs_malignant"):

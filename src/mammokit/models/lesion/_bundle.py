@@ -91,6 +91,7 @@ def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, s
         "commit": _git_commit(), "classes": list(model.classes), "task": "3class", "positive_class": MALIGNANT,
         "settings": s.as_dict(), "features_used": list(model.features_used or s.image_features),
         "aggregator_kind": model.aggregator.kind, "sizes_used": list(model.sizes_used or s.sizes),
+        "smooth_used": s.smooth if model.smooth_used is None else int(model.smooth_used),
         "selection": model.selection,
         "backbone": {"name": s.backbone, "weights": s.weights,
                      "identity": {str(sz): load_backbone(s.backbone, s.weights, sz).identity for sz in s.sizes}},
@@ -146,7 +147,8 @@ class LesionPredictor:
             raise ModelError(f"{self.path}: bundle arrays incomplete (missing {exc})") from None
         self.model = LesionModel(settings, cells, aggs["pair"], aggs["single"], self.classes,
                                  tuple(m.get("features_used") or settings.image_features),
-                                 tuple(int(v) for v in m.get("sizes_used") or settings.sizes))
+                                 tuple(int(v) for v in m.get("sizes_used") or settings.sizes),
+                                 int(m.get("smooth_used", settings.smooth)))
         self.target_layer = None
 
     def torch_model(self):

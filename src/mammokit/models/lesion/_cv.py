@@ -70,7 +70,8 @@ def _folds(records, maps, settings, folds, repeats, seed, keep, y3, groups, pair
             out.fits.append({"repeat": r, "fold": f, "n_train": len(train), "n_test": len(test),
                              "features_used": list(model.features_used),
                              "aggregator": model.aggregator.kind,
-                             "sizes_used": list(model.sizes_used), "selection": model.selection})
+                             "sizes_used": list(model.sizes_used), "smooth_used": model.smooth_used,
+                             "selection": model.selection})
             pos = {int(i): n for n, i in enumerate(test)}
             test_pairs = [pos.get(pairs[i]) if pairs[i] is not None else None for i in test]
             P, A, _, K = model.predict([maps[i] for i in test], test_pairs)

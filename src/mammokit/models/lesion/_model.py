@@ -381,6 +381,7 @@ class LesionModel:
     classes: tuple[str, ...] = BASE_LABELS
     features_used: tuple[str, ...] = ()  # the aggregator's inputs (chosen by inner CV with aggregation "auto")
     sizes_used: tuple[int, ...] = ()  # input sizes whose heatmaps are combined (chosen by inner CV with "auto")
+    smooth_used: int | None = None  # heatmap smoothing (chosen by inner CV with "auto" among 0 and 3)
     selection: dict = field(default_factory=dict)  # inner-CV score of every candidate ("auto")
 
     @property
@@ -398,12 +399,14 @@ class LesionModel:
         groups = np.asarray([records[i].patient for i in train])
         self.cells = CellModels.fit(records, maps, train, s, seed)
         # Candidate size combinations: all of them with "auto" (chosen on the training images), else the configured.
-        combos = [tuple(c) for r in range(1, len(s.sizes) + 1) for c in itertools.combinations(s.sizes, r)] \
-            if s.aggregation == "auto" else [tuple(s.sizes)]
+        # ... and heatmap smoothing: none or 3 x 3 cells ("auto"), else the configured one.
+        auto = s.aggregation == "auto"
+        sizes = [tuple(c) for r in range(1, len(s.sizes) + 1) for c in itertools.combinations(s.sizes, r)]
+        combos = [(c, sm) for c in sizes for sm in sorted({0, 3, s.smooth})] if auto else [(tuple(s.sizes), s.smooth)]
         oof = {}
-        for c in combos:
+        for c, sm in combos:
             h, w = maps[0].scales[max(c)].features.shape[-2:]
-            oof[c] = (np.zeros((len(train), h, w)), np.zeros((len(train), h, w)), np.zeros((len(train), h, w)))
+            oof[c, sm] = (np.zeros((len(train), h, w)), np.zeros((len(train), h, w)), np.zeros((len(train), h, w)))
         inner = StratifiedGroupKFold(n_splits=s.inner_folds, shuffle=True, random_state=seed + 7)
         with warnings.catch_warnings():  # "least populated class has fewer members": tiny classes, not an error
             warnings.simplefilter("ignore", UserWarning)
@@ -411,9 +414,9 @@ class LesionModel:
         inner_models = []
         for tr, va in inner_splits:
             cm = CellModels.fit(records, maps, train[tr], s, seed, bases=self.cells.bases)
-            for c in combos:
-                a, m, k = cm.grids([maps[i] for i in train[va]], s.smooth, c)
-                oof[c][0][va], oof[c][1][va], oof[c][2][va] = a, m, k
+            for c, sm in combos:
+                a, m, k = cm.grids([maps[i] for i in train[va]], sm, c)
+                oof[c, sm][0][va], oof[c, sm][1][va], oof[c, sm][2][va] = a, m, k
             inner_models.append(cm)
         if s.test_cells == "ensemble":
             self.cells = CellModels.mean(inner_models)
@@ -421,13 +424,14 @@ class LesionModel:
         pairs = [pos.get(p) if p is not None else None for p in (pair_index(records)[i] for i in train)]
         best = None
         self.selection = {}
-        for c in combos:
-            names, kind, auc = choose_features(*oof[c], pairs, y, groups, s, seed)
-            self.selection["+".join(map(str, c))] = {"features": list(names), "aggregator": kind, "inner_auc": auc}
-            if best is None or auc > best[3] + 1e-9:
-                best = (c, names, kind, auc)
-        self.sizes_used, self.features_used, kind = best[0], tuple(best[1]), best[2]
-        A, M, K = oof[self.sizes_used]
+        for c, sm in combos:
+            names, kind, auc = choose_features(*oof[c, sm], pairs, y, groups, s, seed)
+            key = "+".join(map(str, c)) + (f"/smooth{sm}" if auto else "")
+            self.selection[key] = {"features": list(names), "aggregator": kind, "inner_auc": auc}
+            if best is None or auc > best[4] + 1e-9:
+                best = (c, sm, names, kind, auc)
+        self.sizes_used, self.smooth_used, self.features_used, kind = best[0], best[1], tuple(best[2]), best[3]
+        A, M, K = oof[self.sizes_used, self.smooth_used]
         F = feature_matrix(A, M, K, pairs, s, self.features_used)
         self.aggregator = fit_aggregator(F, y, self.features_used, kind, s.aggregator_C)
         F1 = feature_matrix(A, M, K, [None] * len(train), s, self.features_used)
@@ -439,7 +443,8 @@ class LesionModel:
         index into ``maps`` (the other breast of the same woman) or None."""
         if self.cells is None or self.aggregator is None:
             raise ConfigError("lesion model: fit it (or load a bundle) before predicting")
-        a, m, k = self.cells.grids(maps, self.settings.smooth, self.sizes_used or None)
+        smooth = self.settings.smooth if self.smooth_used is None else self.smooth_used
+        a, m, k = self.cells.grids(maps, smooth, self.sizes_used or None)
         pairs = list(pairs) if pairs is not None else [None] * len(maps)
         names = self.features_used or self.settings.image_features
         F = feature_matrix(a, m, k, pairs, self.settings, names)

@@ -1,18 +1,22 @@
 """Backbone throughput vs the machine's own matrix-multiply rate (issue 7, benchmark 1).
 
 For each backbone (at the input size the project uses), runtime (PyTorch eager fp32, PyTorch channels_last,
-ONNX Runtime) and batch size (1, 8, 32): images/s as the median over repeated calls. In the same run it
-measures dense fp32 matmul GFLOP/s (torch.mm and numpy, large square) before and after the models, counts
-each backbone's FLOPs per image (torch.utils.flop_counter: 2 FLOPs per multiply-add, as for matmul) and
-reports achieved GFLOP/s = FLOPs x images/s as a fraction of the matmul rate. A second table compares
-thread settings (1 vs all cores, ONNX Runtime worker spinning on/off) for the default backbone.
+ONNX Runtime) and batch size (1, 8, 32): images/s as the median over repeated calls. Each (backbone, runtime)
+runs in its own child process, so one runtime's worker threads (OpenMP threads keep spinning after a torch
+op) never slow another's. The child first measures dense fp32 matmul GFLOP/s (torch.mm, large square) in
+the same process and moments before its model runs; FLOPs per image come from torch.utils.flop_counter
+(2 FLOPs per multiply-add, as for matmul's 2 n^3), and achieved GFLOP/s = FLOPs x images/s is reported as
+a fraction of that adjacent matmul rate and of the best matmul rate of the whole run. numpy's matmul is
+measured too, for reference. A second table compares thread settings for the default backbone.
 
-    python benchmarks/throughput.py            # full run (< ~10 min on 2 cores), writes benchmarks/results/
-    python benchmarks/throughput.py --quick    # smoke run: lite0 at 64 px, batch 1 and 2, one repeat, ~15 s
+    python benchmarks/throughput.py            # full run (~10 min on 2 busy cores), writes benchmarks/results/
+    python benchmarks/throughput.py --quick    # smoke run: lite0 at 64 px, batch 1 and 2, one repeat
 """
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, median, table, time_calls, write_json, write_markdown
+from _common import REPO, RESULTS, machine, median, table, time_calls, write_json, write_markdown
 
 # backbone -> (input size used by the project, weights). ResNet50 ImageNet weights are not on this
 # machine; random weights time the same.
@@ -34,7 +38,7 @@ DEFAULT_BACKBONE = "efficientnet_lite2"
 
 
 def matmul_gflops(threads: int, n: int, repeats: int) -> dict:
-    """Dense fp32 square matmul rate: 2 n^3 FLOPs per product."""
+    """Dense fp32 square matmul rate: 2 n^3 FLOPs per product; median (typical now) and best (the limit)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -43,7 +47,6 @@ def matmul_gflops(threads: int, n: int, repeats: int) -> dict:
     an, bn = a.numpy(), b.numpy()
     t_np = time_calls(lambda: an @ bn, repeats, warmup=1)  # numpy's BLAS, its own thread count
     flops = 2.0 * n ** 3
-    # median = typical rate now; best = the machine's limit when least disturbed by other processes
     return {"n": n, "torch_gflops": flops / median(t_torch) / 1e9, "torch_best_gflops": flops / min(t_torch) / 1e9,
             "numpy_gflops": flops / median(t_np) / 1e9, "numpy_best_gflops": flops / min(t_np) / 1e9}
 
@@ -69,13 +72,40 @@ def make_engine(runtime: str, backbone: str, size: int, weights, threads: int, c
     return ENGINES[runtime](EngineSpec(backbone, weights, size, str(cache_dir), threads))
 
 
-def bench_engine(engine, size: int, batch: int, repeats: int, budget_s: float = 30.0) -> float:
-    """Images/s: median of up to ``repeats`` timed calls after one warm-up call; slow configurations get
-    fewer calls so that each stays within about ``budget_s`` (at least one timed call)."""
+def bench_engine(engine, size: int, batch: int, repeats: int, budget_s: float) -> tuple[float, int]:
+    """Images/s: median of up to ``repeats`` timed calls after one warm-up call; a configuration so slow
+    that its repeats would exceed ``budget_s`` gets fewer (at least one)."""
     x = np.random.default_rng(0).standard_normal((batch, 3, size, size)).astype(np.float32)
     first = time_calls(lambda: engine(x), 1, warmup=0)[0]
     n = max(1, min(repeats, int(budget_s / max(first, 1e-9))))
-    return batch / median(time_calls(lambda: engine(x), n, warmup=0))
+    return batch / median(time_calls(lambda: engine(x), n, warmup=0)), n
+
+
+def child(job: dict) -> dict:
+    """One (backbone, runtime, threads) configuration, alone in this process."""
+    import torch
+
+    from mammokit.features._engine import load_backbone
+
+    torch.set_num_threads(job["threads"])
+    size, weights = job["size"], job["weights"]
+    engine = make_engine(job["runtime"], job["backbone"], size, weights, job["threads"], Path(job["cache"]),
+                         spinning=job.get("spinning", False))
+    flops = model_flops(load_backbone(job["backbone"], weights, size).module, size)
+    mm = matmul_gflops(job["threads"], job["mm_n"], job["repeats"] + 2)
+    rows = []
+    for batch in job["batches"]:
+        ips, calls = bench_engine(engine, size, batch, job["repeats"], job["budget"])
+        rows.append({"batch": batch, "images_per_s": ips, "calls": calls})
+    return {"gflop_per_image": flops / 1e9, "matmul": mm, "rows": rows}
+
+
+def run_child(job: dict) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], capture_output=True, text=True,
+                          cwd=REPO, check=False)
+    if proc.returncode:
+        raise SystemExit(f"benchmark child failed for {job['backbone']} {job['runtime']}: {proc.stderr[-1500:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> dict:
@@ -89,69 +119,63 @@ def main(argv=None) -> dict:
     ap.add_argument("--cache", type=Path, default=None, help="where ONNX exports are cached (default: the project cache)")
     ap.add_argument("--out", type=Path, default=None,
                     help="JSON path (default benchmarks/results/throughput.json; --quick writes only when given)")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-
-    import torch
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return {}
 
     from mammokit.constants import DEFAULT_CACHE_DIR
-    from mammokit.features._engine import load_backbone
     from mammokit.features._onnx import default_threads
 
     threads = args.threads or default_threads()
-    torch.set_num_threads(threads)
     sizes = {k: v for k, v in BACKBONES.items() if k in args.backbones}
     batches, repeats, mm_n = args.batches, args.repeats, 2048
     if args.quick:
         sizes, batches, repeats, mm_n = {"efficientnet_lite0": (64, None)}, [1, 2], 1, 512
     cache = args.cache or (Path(tempfile.mkdtemp(prefix="mk-bench-")) if args.quick else DEFAULT_CACHE_DIR)
+    base = {"cache": str(cache), "mm_n": mm_n, "repeats": repeats, "budget": args.budget}
 
     info = machine()
     print(f"machine: {info['cpu']}, {info['cores']} cores, load {info['load_avg_1m']}, threads {threads}, "
           f"commit {info['commit']}", flush=True)
-    mm_before = matmul_gflops(threads, mm_n, repeats + 2)
-    print(f"matmul before: torch {mm_before['torch_gflops']:.1f} GFLOP/s, numpy {mm_before['numpy_gflops']:.1f}",
-          flush=True)
 
-    rows = []
+    rows, matmuls = [], []
     for name, (size, weights) in sizes.items():
-        module = load_backbone(name, weights, size).module
-        flops = model_flops(module, size)
         for runtime in RUNTIMES:
-            engine = make_engine(runtime, name, size, weights, threads, cache)
-            # matmul measured right next to each runtime's runs: the fraction compares like with like
-            # even when other processes' load drifts during the benchmark
-            local = matmul_gflops(threads, mm_n, repeats)["torch_gflops"]
-            for batch in batches:
-                ips = bench_engine(engine, size, batch, repeats, args.budget)
-                rows.append({"backbone": name, "size": size, "runtime": runtime, "batch": batch,
-                             "images_per_s": ips, "gflop_per_image": flops / 1e9,
-                             "achieved_gflops": flops * ips / 1e9, "matmul_gflops_adjacent": local})
-                print(f"  {name}@{size} {runtime:<20} batch {batch:>2}: {ips:7.2f} img/s "
-                      f"(matmul {local:.1f} GFLOP/s)", flush=True)
-            del engine
+            res = run_child({**base, "backbone": name, "size": size, "weights": weights, "runtime": runtime,
+                             "threads": threads, "batches": batches})
+            mm = res["matmul"]
+            matmuls.append({"backbone": name, "runtime": runtime, **mm})
+            for r in res["rows"]:
+                ach = res["gflop_per_image"] * r["images_per_s"]
+                rows.append({"backbone": name, "size": size, "runtime": runtime, **r,
+                             "gflop_per_image": res["gflop_per_image"], "achieved_gflops": ach,
+                             "matmul_gflops_adjacent": mm["torch_gflops"]})
+                print(f"  {name}@{size} {runtime:<20} batch {r['batch']:>2}: {r['images_per_s']:7.2f} img/s "
+                      f"(matmul in the same process {mm['torch_gflops']:.1f} GFLOP/s)", flush=True)
 
     # Thread settings for the project's default backbone (or the quick one) at batch 8.
     set_name = DEFAULT_BACKBONE if DEFAULT_BACKBONE in sizes else next(iter(sizes))
     set_size, set_w = sizes[set_name]
     set_batch = 8 if 8 in batches else batches[-1]
-    settings = []
     grid = [("onnx", threads, False), ("onnx", threads, True), ("onnx", 1, False), ("torch", threads, False),
             ("torch", 1, False)]
+    settings = []
     for runtime, n_threads, spinning in grid[:1] if args.quick else grid:
-        torch.set_num_threads(n_threads)
-        eng = make_engine(runtime, set_name, set_size, set_w, n_threads, cache, spinning=spinning)
-        ips = bench_engine(eng, set_size, set_batch, repeats, args.budget)
+        res = run_child({**base, "backbone": set_name, "size": set_size, "weights": set_w, "runtime": runtime,
+                         "threads": n_threads, "spinning": spinning, "batches": [set_batch], "mm_n": 256})
+        ips = res["rows"][0]["images_per_s"]
         settings.append({"backbone": set_name, "size": set_size, "batch": set_batch, "runtime": runtime,
                          "threads": n_threads, "spinning": spinning if runtime == "onnx" else None,
                          "images_per_s": ips})
         print(f"  settings {runtime} threads={n_threads} spinning={spinning}: {ips:.2f} img/s", flush=True)
-    torch.set_num_threads(threads)
 
-    mm_after = matmul_gflops(threads, mm_n, repeats + 2)
-    print(f"matmul after: torch {mm_after['torch_gflops']:.1f} GFLOP/s, numpy {mm_after['numpy_gflops']:.1f}")
-    # The machine's limit: the best torch.mm rate seen in the whole run (conservative: a quiet moment).
-    peak = max([mm_before["torch_best_gflops"], mm_after["torch_best_gflops"]]
-               + [r["matmul_gflops_adjacent"] for r in rows])
+    # The machine's limit: the best dense matmul rate seen in the whole run, torch.mm or numpy (OpenBLAS),
+    # whichever suffered less from other processes' load at its quietest moment.
+    torch_peak = max(m["torch_best_gflops"] for m in matmuls)
+    np_peak = max(m["numpy_best_gflops"] for m in matmuls)
+    peak = max(torch_peak, np_peak)
     for r in rows:
         r["fraction_of_matmul"] = r["achieved_gflops"] / peak
         r["fraction_of_adjacent_matmul"] = r["achieved_gflops"] / r["matmul_gflops_adjacent"]
@@ -162,18 +186,19 @@ def main(argv=None) -> dict:
 
     cols = [("backbone", "backbone"), ("size", "px"), ("runtime", "runtime"), ("batch", "batch"),
             ("images_per_s", "images/s"), ("gflop_per_image", "GFLOP/img"), ("achieved_gflops", "GFLOP/s"),
-            ("fraction_of_matmul", "of best matmul"), ("fraction_of_adjacent_matmul", "of adjacent matmul")]
+            ("matmul_gflops_adjacent", "matmul GFLOP/s (same process)"),
+            ("fraction_of_adjacent_matmul", "of adjacent matmul"), ("fraction_of_matmul", "of best matmul")]
     md = [
         (f"Machine: {info['cpu']}, {info['cores']} cores; {info['date_utc']} UTC; commit {info['commit']}; "
-        f"load average at start {info['load_avg_1m']}; {threads} threads; medians of up to {repeats} timed calls after a warm-up (fewer where they would exceed {args.budget:.0f} s)."),
+         f"load average at start {info['load_avg_1m']}; {threads} threads; medians of up to {repeats} timed calls "
+         f"after a warm-up (fewer where they would exceed {args.budget:.0f} s)."),
         "",
-        (f"Dense fp32 matmul ({mm_n}x{mm_n}), median (best) GFLOP/s before / after the models: "
-        f"torch {mm_before['torch_gflops']:.1f} ({mm_before['torch_best_gflops']:.1f}) / "
-        f"{mm_after['torch_gflops']:.1f} ({mm_after['torch_best_gflops']:.1f}); numpy "
-        f"{mm_before['numpy_gflops']:.1f} ({mm_before['numpy_best_gflops']:.1f}) / {mm_after['numpy_gflops']:.1f} "
-        f"({mm_after['numpy_best_gflops']:.1f}). \"of best matmul\" divides by the best torch.mm rate of the run, "
-        f"{peak:.1f} GFLOP/s; \"of adjacent matmul\" by the median torch.mm rate measured just before that runtime's "
-        f"runs (same load)."),
+        (f"Dense fp32 matmul ({mm_n}x{mm_n}) is measured in each runtime's own process just before its model runs "
+         f"(\"matmul GFLOP/s (same process)\", median). \"of adjacent matmul\" divides achieved GFLOP/s by that; "
+         f"\"of best matmul\" by the best matmul rate of the whole run, {peak:.1f} GFLOP/s (best torch.mm "
+         f"{torch_peak:.1f}, best numpy {np_peak:.1f}). On cores shared with other jobs the rates move by a factor "
+         f"of 2 or more from one minute to the next, so a row measured in a quieter moment than every matmul "
+         f"sample can exceed 1."),
         "",
         table(rows, cols, "Backbone throughput"),
         "",
@@ -186,7 +211,8 @@ def main(argv=None) -> dict:
     text = "\n".join(md)
     print("\n" + text)
     payload = {"machine": info, "threads": threads, "repeats": repeats, "quick": args.quick,
-               "matmul": {"before": mm_before, "after": mm_after, "reference_gflops": peak},
+               "matmul": {"per_process": matmuls, "reference_gflops": peak, "torch_best_gflops": torch_peak,
+                          "numpy_best_gflops": np_peak},
                "rows": rows, "best": best, "settings": settings}
     out = args.out or (None if args.quick else RESULTS / "throughput.json")
     if out:

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..features._defaults import DEFAULT_BATCH_SIZE, DEFAULT_RUNTIME
+from ..features._defaults import DEFAULT_BATCH_SIZE, DEFAULT_RUNTIME, DEFAULT_THREADS
 from ._app import app
 
 
@@ -23,7 +23,8 @@ def features_cmd(
     cache: Optional[Path] = typer.Option(None, "--cache", help="feature cache folder (default ./cache)"),
     batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1,
                                    help="images per backbone call (default chosen by benchmarks/throughput.py)"),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="intra-op threads (default: all cores)"),
+    threads: Optional[int] = typer.Option(DEFAULT_THREADS, "--threads", min=1,
+                                          help="model intra-op threads (default chosen by benchmarks/pipeline.py)"),
     tta: bool = typer.Option(False, "--tta/--no-tta", help="average with the horizontally flipped image"),
     runtime: str = typer.Option(DEFAULT_RUNTIME, "--runtime",
                                 help="onnx | torch | torch-channels-last (default chosen by benchmarks/throughput.py)"),

@@ -15,6 +15,7 @@ from ._figures import (
 )
 from ._grid import grid_figure, select_panels
 from ._html import png_data_uri, render, write_text_atomic
+from ._lesion import lesion_context
 from ._run_folder import RunFolder, load_run
 from ._text import (
     LEAK_EXPLANATION,
@@ -214,6 +215,7 @@ def render_report(run: RunFolder, figures: list[FigureEntry]) -> str:
         calibration_method=method,
         calibration_rows=calibration_rows,
         figures=figures,
+        lesion=lesion_context(run.path, run.metrics),
     )
 
 

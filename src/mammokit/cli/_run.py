@@ -40,11 +40,39 @@ def metrics_table(metrics: dict, title: str) -> Table:
     return table
 
 
+def lesion_tables(metrics: dict) -> list:
+    """For lesion-model runs: the per-task AUC table and the localisation line; [] for other runs."""
+    from ..report import lesion_task_rows, localisation_summary
+
+    rows = lesion_task_rows(metrics)
+    if not rows:
+        return []
+    from ..report._text import fmt
+
+    table = Table(title="lesion model: image-level ROC-AUC (CI: patient bootstrap)")
+    for column in ("task", "mean", "each repeat", "pooled [95% CI]", "n"):
+        table.add_column(column, no_wrap=True)
+    for r in rows:
+        ci = f"[{r.ci[0]:.3f}, {r.ci[1]:.3f}]" if r.ci else ""
+        task = "3-class macro" if r.key == "3class" else r.key.replace("_", " ")
+        table.add_row(task, fmt(r.mean), " ".join(fmt(v) for v in r.per_repeat),
+                      f"{fmt(r.pooled)} {ci}".strip(), str(r.n_test_rows if r.n_test_rows is not None else "n/a"))
+    out: list = [table]
+    loc = localisation_summary(metrics)
+    if loc:
+        per_repeat = ", ".join(f"{rate} (n={n})" for _, rate, n in loc["per_repeat"])
+        out.append(f"localisation hit rate {loc['hit_rate']} (mean over repeats, {loc['n']} abnormal test images "
+                   f"with coordinates per repeat)" + (f"; per repeat {per_repeat}" if per_repeat else ""))
+    return out
+
+
 def _print_summary(metrics: dict, run_dir: Path) -> None:
     console = Console()
     title = (f"{metrics['name']}: {metrics['protocol']} | {metrics['task']} | {metrics['backbone']} + "
              f"{metrics['model']} | balance {metrics['balance']} | {metrics['n_test_rows']} test rows")
     console.print(metrics_table(metrics, title))
+    for item in lesion_tables(metrics):
+        console.print(item)
     raw = (metrics.get("metrics_raw") or {})
     if raw.get("balanced_accuracy"):
         console.print("decided on the head's balanced-prior (uncalibrated) probabilities instead: balanced accuracy "

@@ -66,7 +66,7 @@ def is_lesion_run(metrics: dict) -> bool:
     return isinstance(metrics.get("tasks"), dict)
 
 
-def task_rows(metrics: dict) -> list[TaskRow]:
+def lesion_task_rows(metrics: dict) -> list[TaskRow]:
     """The per-task AUC rows of a lesion run; [] for any other run."""
     tasks = metrics.get("tasks")
     if not isinstance(tasks, dict):
@@ -201,8 +201,8 @@ def lesion_context(run_dir: Path, metrics: dict) -> dict | None:
                  if isinstance(b, dict) and isinstance(b.get("metrics"), dict)), None)
     return {
         "columns": TASK_COLUMNS,
-        "task_rows": [r.cells for r in task_rows(metrics)],
-        "n_repeats": max((len(r.per_repeat) for r in task_rows(metrics)), default=0),
+        "task_rows": [r.cells for r in lesion_task_rows(metrics)],
+        "n_repeats": max((len(r.per_repeat) for r in lesion_task_rows(metrics)), default=0),
         "bootstrap": f"{boot['n']} resamples of {boot.get('unit', 'patient')}s"
         if isinstance(boot, dict) and boot.get("n") else "",
         "localisation": localisation_summary(metrics),

@@ -10,6 +10,8 @@ from ._comparison import (
     comparison_markdown,
     comparison_rows,
     comparison_table,
+    task_comparison_rows,
+    task_comparison_table,
     write_comparison,
 )
 from ._grid import framed_thumbnail, panel_colour
@@ -30,6 +32,8 @@ __all__ = [
     "load_run",
     "localisation_summary",
     "panel_colour",
+    "task_comparison_rows",
+    "task_comparison_table",
     "write_comparison",
     "write_report",
 ]

@@ -11,12 +11,15 @@ from ..constants import RESEARCH_DISCLAIMER
 from ..errors import InputFileError, MammokitError
 from ._figures import plain, save_figure
 from ._html import png_data_uri, render, utc_now, write_text_atomic
+from ._lesion import LESION_TASKS, is_lesion_run, lesion_task_rows
 from ._run_folder import METRICS_FILE, _load_metrics
-from ._text import fmt, fmt_ci, metric_entry, protocol_description
+from ._text import fmt, fmt_ci, is_number, metric_entry, protocol_description
 
 COMPARISON_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_roc_auc")
 SHORT_LABELS = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced acc.", "macro_f1": "Macro F1",
                 "macro_roc_auc": "Macro ROC-AUC"}
+TASK_SHORT_LABELS = {"normal_vs_abnormal": "Normal vs abnormal", "benign_vs_malignant": "Benign vs malignant",
+                     "3class": "3-class macro"}
 
 
 def _load_summary(run_dir: Path) -> dict:
@@ -53,6 +56,53 @@ def comparison_rows(run_dirs) -> list[dict]:
     return rows
 
 
+def task_comparison_rows(run_dirs) -> list[dict]:
+    """Whole-image vs lesion-aware side by side: per run, the pooled ROC-AUC (95% CI) of each image-level task it
+    measured and, for lesion runs, the localisation hit rate. [] unless at least one run is a lesion run.
+
+    A whole-image run measures one task (its "task"); a lesion run measures all three from the same predictions.
+    """
+    summaries = [(Path(d), _load_summary(Path(d))) for d in run_dirs]
+    if not any(is_lesion_run(m) for _, m in summaries):
+        return []
+    rows = []
+    for run_dir, metrics in summaries:
+        tasks: dict[str, dict | None] = {key: None for key, _ in LESION_TASKS}
+        if is_lesion_run(metrics):
+            for t in lesion_task_rows(metrics):
+                tasks[t.key] = {"value": t.pooled, "ci": list(t.ci) if t.ci else None, "mean_of_repeats": t.mean}
+        elif metrics.get("task") in tasks:
+            value, ci = metric_entry(metrics["metrics"], "macro_roc_auc")
+            mean = (metrics.get("per_repeat_mean") or {}).get("macro_roc_auc")
+            tasks[metrics["task"]] = {"value": value, "ci": list(ci) if ci else None,
+                                      "mean_of_repeats": mean if is_number(mean) else None}
+        loc = metrics.get("localisation") if isinstance(metrics.get("localisation"), dict) else None
+        rows.append({
+            "name": str(metrics.get("name") or run_dir.name), "model": str(metrics.get("model") or ""),
+            "protocol": str(metrics.get("protocol") or ""), "leaky": bool(metrics.get("leaky")),
+            "run_dir": str(run_dir), "tasks": tasks,
+            "localisation": None if loc is None else {"hit_rate": loc.get("hit_rate"), "n": loc.get("n")},
+        })
+    return rows
+
+
+def task_comparison_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Header and string cells of task_comparison_rows: pooled AUC [95% CI] per task, localisation hit rate."""
+    header = ["run", "model"] + [f"{TASK_SHORT_LABELS.get(key, key)} AUC [95% CI]" for key, _ in LESION_TASKS] \
+        + ["localisation hit rate"]
+    body = []
+    for row in rows:
+        cells = [row["name"] + (" (LEAKY)" if row["leaky"] else ""), row["model"] or "\u2013"]
+        for key, _ in LESION_TASKS:
+            entry = row["tasks"][key]
+            cells.append("not measured" if entry is None else
+                         f"{fmt(entry['value'])} [{fmt_ci(tuple(entry['ci']) if entry['ci'] else None)}]")
+        loc = row["localisation"]
+        cells.append("\u2013" if loc is None else f"{fmt(loc['hit_rate'])} (n={loc['n']})")
+        body.append(cells)
+    return header, body
+
+
 def comparison_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     """Header and string cells (value and 95% CI per metric) for printing with rich or as Markdown."""
     header = ["run", "protocol"] + [f"{SHORT_LABELS[k]} (95% CI)" for k in COMPARISON_METRICS]
@@ -67,8 +117,17 @@ def comparison_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+_TASKS_MD_INTRO = ("\n## Image-level tasks\n\nPooled ROC-AUC with 95% patient-bootstrap CI per task; a whole-image run "
+                   "measures only its own task, a lesion run all three plus localisation (hit rate: mean over repeats; "
+                   "n: images scored per repeat).\n\n")
+
+
 def comparison_markdown(rows: list[dict]) -> str:
     header, body = comparison_table(rows)
+    return _markdown(header, body)
+
+
+def _markdown(header: list[str], body: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in body]
     return "\n".join(lines) + "\n"
@@ -119,17 +178,22 @@ def write_comparison(run_dirs, out_dir: str | Path, title: str = "Module 1 vs Mo
     if not run_dirs:
         raise MammokitError("write_comparison: no run folders given")
     rows = comparison_rows(run_dirs)
+    tasks = task_comparison_rows(run_dirs)
+    task_header, task_body = task_comparison_table(tasks)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     chart = save_figure(comparison_figure(rows, title), out_dir / "comparison.png")
     generated = utc_now()
-    write_text_atomic(out_dir / "comparison.json", json.dumps(
-        {"title": title, "generated": generated, "metrics": list(COMPARISON_METRICS), "runs": rows}, indent=2) + "\n")
+    summary = {"title": title, "generated": generated, "metrics": list(COMPARISON_METRICS), "runs": rows}
+    if tasks:  # only when a lesion run takes part, so other comparisons keep their old shape
+        summary["image_level_tasks"] = tasks
+    write_text_atomic(out_dir / "comparison.json", json.dumps(summary, indent=2) + "\n")
     write_text_atomic(out_dir / "comparison.md", f"# {title}\n\n{RESEARCH_DISCLAIMER}\n\n"
                       + comparison_markdown(rows)
                       + "\nValues are point estimates with 95% patient-bootstrap CIs in brackets."
                       + (" LEAKY runs are inflated (SMOTE before the split).\n" if any(r["leaky"] for r in rows)
-                         else "\n"))
+                         else "\n")
+                      + (_TASKS_MD_INTRO + _markdown(task_header, task_body) if tasks else ""))
     header, body = comparison_table(rows)
     seen = {}
     for r in rows:
@@ -139,6 +203,7 @@ def write_comparison(run_dirs, out_dir: str | Path, title: str = "Module 1 vs Mo
         any_leaky=any(r["leaky"] for r in rows), chart_uri=png_data_uri(chart), header=header,
         rows=[{"leaky": r["leaky"], "cells": cells} for r, cells in zip(rows, body)],
         protocols=[(name, protocol, protocol_description(protocol)) for protocol, name in seen.items()],
+        task_header=task_header, task_rows=[{"leaky": r["leaky"], "cells": c} for r, c in zip(tasks, task_body)],
     )
     return write_text_atomic(out_dir / "comparison.html", html)
 

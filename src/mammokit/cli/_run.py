@@ -87,7 +87,8 @@ def _print_summary(metrics: dict, run_dir: Path) -> None:
             f"{leak.get('real_test_images_with_other_breast_in_training', '?')} real test images have the other "
             "breast in training. These figures overstate performance on new patients."
         )
-    if metrics.get("per_repeat") and len(metrics["per_repeat"]) > 1:
+    if (metrics.get("per_repeat") and len(metrics["per_repeat"]) > 1
+            and all(isinstance(r, dict) and r.get("accuracy") is not None for r in metrics["per_repeat"])):
         mean = metrics.get("per_repeat_mean", {})
         console.print("per-repeat accuracy: " + ", ".join(f"{r['accuracy']:.3f}" for r in metrics["per_repeat"])
                       + (f" (mean {mean['accuracy']:.3f})" if mean.get("accuracy") is not None else ""))

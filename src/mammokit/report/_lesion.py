@@ -14,6 +14,7 @@ from ._html import png_data_uri
 from ._text import fmt, fmt_ci, is_number, metric_entry
 
 HEATMAPS_DIR = Path("figures") / "heatmaps"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The issue's three image-level tasks, in the order a reader asks about them.
 LESION_TASKS = (
     ("normal_vs_abnormal", "Normal vs abnormal ROC-AUC"),
@@ -62,6 +63,10 @@ class HeatmapEntry:
         return png_data_uri(self.path)
 
 
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def is_lesion_run(metrics: dict) -> bool:
     return isinstance(metrics.get("tasks"), dict)
 
@@ -76,10 +81,11 @@ def lesion_task_rows(metrics: dict) -> list[TaskRow]:
         block = tasks.get(key)
         if not isinstance(block, dict):
             continue
-        pooled, ci = metric_entry(block.get("metrics") or {}, TASK_METRIC)
-        mean = (block.get("mean_of_repeats") or {}).get(TASK_METRIC)
+        pooled, ci = metric_entry(_mapping(block.get("metrics")), TASK_METRIC)
+        mean = _mapping(block.get("mean_of_repeats")).get(TASK_METRIC)
+        repeats = block.get("per_repeat") if isinstance(block.get("per_repeat"), list) else []
         per_repeat = [r.get(TASK_METRIC) if is_number(r.get(TASK_METRIC)) else None
-                      for r in block.get("per_repeat") or [] if isinstance(r, dict)]
+                      for r in repeats if isinstance(r, dict)]
         n = block.get("n_test_rows")
         rows.append(TaskRow(key, label, n if isinstance(n, int) else None, mean if is_number(mean) else None,
                             per_repeat, pooled, ci))
@@ -165,15 +171,26 @@ def _hit(value: str | None) -> bool | None:
     return None
 
 
-def heatmap_entries(run_dir: Path) -> list[HeatmapEntry]:
-    """figures/heatmaps/*.png with captions from predictions.csv (true and predicted class, localisation hit)."""
-    paths = sorted((Path(run_dir) / HEATMAPS_DIR).glob("*.png"))
-    if not paths:
-        return []
+def _is_png(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(PNG_SIGNATURE)) == PNG_SIGNATURE
+    except OSError:
+        return False
+
+
+def heatmap_entries(run_dir: Path) -> tuple[list[HeatmapEntry], list[str]]:
+    """figures/heatmaps/*.png with captions from predictions.csv (true and predicted class, localisation hit),
+    and the names of files skipped because they are not PNG images (the page says so instead of breaking)."""
+    paths = sorted(p for p in (Path(run_dir) / HEATMAPS_DIR).glob("*.png") if p.is_file())
+    good = [p for p in paths if _is_png(p)]
+    skipped = [p.name for p in paths if p not in good]
+    if not good:
+        return [], skipped
     predictions = Path(run_dir) / "predictions.csv"
     rows = _first_repeat_rows(predictions) if predictions.is_file() else {}
     entries = []
-    for path in paths:
+    for path in good:
         image_id = path.stem
         row = rows.get(image_id)
         if row is None:
@@ -182,7 +199,7 @@ def heatmap_entries(run_dir: Path) -> list[HeatmapEntry]:
         caption = (f"true class {row.get('y_true', '?')}, predicted {row.get('y_pred', '?')} "
                    f"(test image in repeat {row['_repeat']}, fold {row.get('fold', '?')})")
         entries.append(HeatmapEntry(image_id, caption, path, _hit(row.get("localisation_hit"))))
-    return entries
+    return entries, skipped
 
 
 def _number_items(block) -> list[tuple[str, str]]:
@@ -197,6 +214,7 @@ def lesion_context(run_dir: Path, metrics: dict) -> dict | None:
     if not is_lesion_run(metrics):
         return None
     settings = (metrics.get("lesion") or {}).get("settings") if isinstance(metrics.get("lesion"), dict) else None
+    heatmaps, skipped = heatmap_entries(run_dir)
     boot = next((b["metrics"].get("bootstrap") for b in metrics["tasks"].values()
                  if isinstance(b, dict) and isinstance(b.get("metrics"), dict)), None)
     return {
@@ -211,5 +229,6 @@ def lesion_context(run_dir: Path, metrics: dict) -> dict | None:
         "settings": [(str(k).replace("_", " "), ", ".join(map(str, v)) if isinstance(v, list) else str(v))
                      for k, v in settings.items()] if isinstance(settings, dict) else [],
         "fits": fits_summary(metrics),
-        "heatmaps": heatmap_entries(run_dir),
+        "heatmaps": heatmaps,
+        "skipped_heatmaps": skipped,
     }

@@ -28,13 +28,19 @@ def brier_score(y_true, proba) -> float:
     return float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
 
 
-def expected_calibration_error(y_true, proba, n_bins: int = 10) -> float:
-    """Top-label ECE with equal-width confidence bins: sum_b |B|/n · |accuracy_b − confidence_b|."""
+def _top_label_bins(y_true, proba, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-label confidence, whether it is right (0/1), and its equal-width bin (confidence 1.0 in the last)."""
     y_true = np.asarray(y_true, dtype=int)
     proba = np.asarray(proba, dtype=np.float64)
     conf = proba.max(axis=1)
     correct = (proba.argmax(axis=1) == y_true).astype(np.float64)
     bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    return conf, correct, bins
+
+
+def expected_calibration_error(y_true, proba, n_bins: int = 10) -> float:
+    """Top-label ECE with equal-width confidence bins: sum_b |B|/n · |accuracy_b − confidence_b|."""
+    conf, correct, bins = _top_label_bins(y_true, proba, n_bins)
     ece = 0.0
     for b in range(n_bins):
         sel = bins == b
@@ -45,11 +51,7 @@ def expected_calibration_error(y_true, proba, n_bins: int = 10) -> float:
 
 def reliability_curve(y_true, proba, n_bins: int = 10) -> dict:
     """Per-bin mean confidence, accuracy and count (top label), for the reliability diagram."""
-    y_true = np.asarray(y_true, dtype=int)
-    proba = np.asarray(proba, dtype=np.float64)
-    conf = proba.max(axis=1)
-    correct = (proba.argmax(axis=1) == y_true).astype(np.float64)
-    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    conf, correct, bins = _top_label_bins(y_true, proba, n_bins)
     out = {"confidence": [], "accuracy": [], "count": []}
     for b in range(n_bins):
         sel = bins == b

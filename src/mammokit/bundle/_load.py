@@ -46,7 +46,8 @@ def _read_json(path: Path) -> dict:
         raise ModelError(f"{path}: unreadable ({exc})") from None
 
 
-def _load_npz(path: Path) -> dict:
+def load_npz(path: Path) -> dict:
+    """Every array of a bundle's .npz file (no pickle); a missing or unreadable file is a ModelError."""
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
@@ -68,7 +69,7 @@ class Predictor:
             raise ModelError(f"{self.path / 'manifest.json'}: not a mammokit bundle manifest")
         self.manifest = m
         self.classes: tuple[str, ...] = tuple(m["classes"])
-        sc = _load_npz(self.path / "scaler.npz")
+        sc = load_npz(self.path / "scaler.npz")
         scaler = StandardScaler()
         scaler.mean_, scaler.scale_, scaler.var_ = sc["mean"], sc["scale"], sc["var"]
         scaler.n_samples_seen_ = sc["n_samples_seen"]
@@ -86,7 +87,7 @@ class Predictor:
                  "hidden": head["hidden"], "dropout": head["dropout"]}, np.arange(len(self.classes)))
             self._head_module = model.module_
         elif head["type"] == "logistic":
-            arr = _load_npz(self.path / head["file"])
+            arr = load_npz(self.path / head["file"])
             model = logistic_from_arrays(arr["coef"], arr["intercept"], np.arange(len(self.classes)))
             self._head_module = logistic_as_module(model)
         else:

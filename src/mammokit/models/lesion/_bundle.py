@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ... import __version__
+from ...bundle._load import load_npz  # the same no-pickle npz reader and messages as the head bundles
 from ...constants import MALIGNANT, RESEARCH_DISCLAIMER
 from ...errors import ModelError
 from ...preprocess import Geometry
@@ -112,16 +113,6 @@ def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, s
     return out
 
 
-def _npz(path: Path) -> dict:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise ModelError(f"{path}: missing from the bundle") from None
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{path}: unreadable ({exc})") from None
-
-
 class LesionPredictor:
     """A loaded lesion bundle: ``predict(image)`` gives image-level probabilities and a lesion heatmap."""
 
@@ -139,8 +130,8 @@ class LesionPredictor:
         self.classes: tuple[str, ...] = tuple(m["classes"])
         settings = LesionSettings.from_dict(m["settings"])
         try:
-            cells = CellModels.from_arrays(_npz(self.path / "cells.npz"), settings.sizes)
-            a = _npz(self.path / "aggregator.npz")
+            cells = CellModels.from_arrays(load_npz(self.path / "cells.npz"), settings.sizes)
+            a = load_npz(self.path / "aggregator.npz")
             aggs = {n: Aggregator(a[f"{n}_mean"], a[f"{n}_scale"], a[f"{n}_coef"], a[f"{n}_intercept"],
                                   m.get("aggregator_kind", "multinomial")) for n in ("pair", "single")}
         except KeyError as exc:

@@ -58,7 +58,8 @@ def _merge(base: dict, update: dict, where: str = "") -> dict:
     return out
 
 
-def _parse_override(item: str) -> dict:
+def parse_override(item: str) -> dict:
+    """``key.sub=value`` (``--set``) as a nested mapping; the value is parsed as YAML (empty -> None)."""
     if "=" not in item:
         raise ConfigError(f"--set {item!r}: expected key.sub=value")
     key, value = item.split("=", 1)
@@ -78,7 +79,22 @@ def _parse_override(item: str) -> dict:
     return node
 
 
-def _validate(cfg: dict) -> dict:
+def read_config_file(path: str | Path) -> tuple[Path, dict]:
+    """The YAML mapping in a config file (empty file -> {}); missing file, bad YAML or a non-mapping is an error."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(p, "config file not found")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: a config must be a mapping of keys")
+    return p, data
+
+
+def validate_config(cfg: dict) -> dict:
+    """Check the choices and protocol numbers of a merged experiment config (seed made an int)."""
     from .balance import BALANCE_METHODS
     from .evaluate import CALIBRATION_METHODS
     from .models import MODEL_TYPES
@@ -107,15 +123,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """Read a YAML config over the defaults and apply ``key.sub=value`` overrides (values parsed as YAML)."""
     cfg = copy.deepcopy(DEFAULTS)
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise InputFileError(p, "config file not found")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{p}: a config must be a mapping of keys")
+        p, data = read_config_file(path)
         if isinstance(data.get("model"), dict) and data["model"].get("type") == "lesion":
             from .models.lesion import load_lesion_config  # the lesion model (issue 4) has its own settings
 
@@ -124,8 +132,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if "name" not in data:
             cfg["name"] = p.stem
     for item in overrides or []:
-        cfg = _merge(cfg, _parse_override(item))
-    return _validate(cfg)
+        cfg = _merge(cfg, parse_override(item))
+    return validate_config(cfg)
 
 
 def _features(cfg: dict, records, progress: bool):
@@ -142,7 +150,8 @@ def _features(cfg: dict, records, progress: bool):
     return fs, pre, bb
 
 
-def _json_default(o):
+def json_default(o):
+    """json.dumps default for numpy scalars/arrays (NaN -> null)."""
     if isinstance(o, (np.integer,)):
         return int(o)
     if isinstance(o, (np.floating,)):
@@ -218,7 +227,7 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
     from .evaluate import PredictionTable, write_predictions
     from .protocols import ProtocolData, run_protocol
 
-    cfg = _validate(copy.deepcopy(config))
+    cfg = validate_config(copy.deepcopy(config))
     if cfg["model"]["type"] not in RUN_MODEL_TYPES:
         raise ConfigError(f"model.type {cfg['model']['type']}: `mammokit run` trains on pooled features "
                           f"({', '.join(RUN_MODEL_TYPES)}); sequence models run through `mammokit compare`")
@@ -257,7 +266,7 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
                          "n_images": len(used), "n_patients": len(set(data.groups))},
                 seed=cfg["seed"], metrics_summary={"protocol": result.protocol, "leaky": result.leaky, **summary},
                 trained_on=result.final_note, protocol=result.protocol)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=json_default))
     if report:
         _write_report(out)
     return out

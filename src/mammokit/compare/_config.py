@@ -10,10 +10,9 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import yaml
-
 from ..constants import TASKS
-from ..errors import ConfigError, InputFileError
+from ..errors import ConfigError
+from ..experiment import parse_override, read_config_file  # the same file and --set rules as `mammokit run`
 
 PROTOCOL_ORDER = ("module1", "module2", "cv")
 
@@ -121,19 +120,9 @@ def load_comparison_config(path: str | Path | None, overrides: list[str] | None 
 
     Overrides address models by name: ``--set models.cnn_lstm.model.epochs=5``.
     """
-    from ..experiment import _parse_override  # same key.sub=value syntax as `mammokit run --set`
-
     cfg = copy.deepcopy(DEFAULTS)
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise InputFileError(p, "config file not found")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{p}: a config must be a mapping of keys")
+        p, data = read_config_file(path)
         if isinstance(data.get("protocols"), dict):
             cfg["protocols"] = {}  # the file's protocols replace the default set
         cfg = _merge(cfg, data)
@@ -145,7 +134,7 @@ def load_comparison_config(path: str | Path | None, overrides: list[str] | None 
         if "name" not in data:
             cfg["name"] = p.stem
     for item in overrides or []:
-        override = _parse_override(item)
+        override = parse_override(item)
         if "models" in override:
             unknown = [m for m in override["models"] if m not in cfg["models"]]
             if unknown:

@@ -72,7 +72,7 @@ def provenance(config_path: str | Path | None = None) -> dict:
 
 def _cell_config(cfg: dict, model_name: str, protocol: str, seq_len: int | None) -> dict:
     """The experiment config (mammokit.experiment format) for one (model, protocol) cell."""
-    from ..experiment import DEFAULTS, _validate
+    from ..experiment import DEFAULTS, validate_config
 
     m = cfg["models"][model_name]
     cell = copy.deepcopy(DEFAULTS)
@@ -86,7 +86,7 @@ def _cell_config(cfg: dict, model_name: str, protocol: str, seq_len: int | None)
     if seq_len is not None:
         cell["model"]["seq_len"] = int(seq_len)
     cell["protocol"].update({"name": protocol, **cfg["protocols"].get(protocol, {})})
-    return _validate(cell)
+    return validate_config(cell)
 
 
 def _row(model_name: str, entry: dict, protocol: str, metrics: dict, y_true: np.ndarray, seconds: float) -> dict:
@@ -118,7 +118,7 @@ def run_comparison(config: dict, out_dir: str | Path | None = None, *, config_pa
     """Run the comparison ``config`` (as from ``load_comparison_config``) and write its run folder."""
     from ..datasets import load_dataset, task_targets
     from ..evaluate import PredictionTable, write_predictions
-    from ..experiment import _json_default, build_metrics
+    from ..experiment import build_metrics, json_default
     from ..features import extract_features, resolve_preprocess
     from ..models._cnn_lstm import map_to_sequence
     from ..protocols import ProtocolData, run_protocol
@@ -170,7 +170,7 @@ def run_comparison(config: dict, out_dir: str | Path | None = None, *, config_pa
             cell_dir = out / "cells" / f"{model_name}-{protocol}"
             cell_dir.mkdir(parents=True, exist_ok=True)
             (cell_dir / "config.yaml").write_text(yaml.safe_dump(cell_cfg, sort_keys=False))
-            (cell_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+            (cell_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=json_default))
             write_predictions(cell_dir / "predictions.csv", PredictionTable(
                 ids=result.ids, patients=result.patients, repeats=result.repeats, folds=result.folds,
                 synthetic=result.synthetic, paths=result.paths, y_true=result.y_true, proba=result.proba,
@@ -196,6 +196,6 @@ def run_comparison(config: dict, out_dir: str | Path | None = None, *, config_pa
     (out / "comparison.json").write_text(json.dumps(
         {"name": cfg["name"], "task": cfg["task"], "classes": list(td.classes), "provenance": prov,
          "rows": rows, "cells": cells, "disclaimer": RESEARCH_DISCLAIMER},
-        indent=2, default=_json_default))
+        indent=2, default=json_default))
     comparison.files["json"] = out / "comparison.json"
     return comparison

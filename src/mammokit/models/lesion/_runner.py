@@ -19,6 +19,7 @@ from ... import __version__
 from ...constants import BASE_LABELS, RESEARCH_DISCLAIMER, TASKS
 from ...datasets import load_dataset
 from ...errors import ConfigError, DatasetError
+from ...experiment import parse_override  # the same --set key.sub=value syntax as the other configs
 from ._bundle import _git_commit, save_lesion_bundle
 from ._cv import LesionCVResult, cross_validate
 from ._maps import compute_cell_maps
@@ -56,32 +57,13 @@ def _merge(base: dict, update: dict, where: str = "") -> dict:
     return out
 
 
-def _override(item: str) -> dict:
-    if "=" not in item:
-        raise ConfigError(f"--set {item!r}: expected key.sub=value")
-    key, value = item.split("=", 1)
-    parts = [p for p in key.strip().split(".") if p]
-    if not parts:
-        raise ConfigError(f"--set {item!r}: empty key")
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError:
-        parsed = value
-    node: dict = {}
-    cur = node
-    for p in parts[:-1]:
-        cur = cur.setdefault(p, {})
-    cur[parts[-1]] = parsed
-    return node
-
-
 def load_lesion_config(data: dict, overrides: list[str] | None = None, name: str | None = None) -> dict:
     """A lesion config (as read from YAML) over the defaults, ``key.sub=value`` overrides applied, validated."""
     cfg = _merge(DEFAULTS, data or {})
     if name and "name" not in (data or {}):
         cfg["name"] = name
     for item in overrides or []:
-        cfg = _merge(cfg, _override(item))
+        cfg = _merge(cfg, parse_override(item))
     return resolve_config(cfg)
 
 

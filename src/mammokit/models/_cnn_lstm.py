@@ -20,6 +20,7 @@ from torch import nn
 
 from ..errors import ModelError
 from ._dense_head import DROPOUT, HIDDEN, DenseHead, build_head
+from ._factory import training_params
 
 # How a (C, h, w) map becomes a sequence of T steps of F numbers each.
 SEQUENCE_LAYOUTS = {
@@ -168,12 +169,7 @@ def make_cnn_lstm(cfg: dict, *, class_weight: str | None = None, random_state: i
         lstm_hidden=int(cfg.get("lstm_hidden", 64)),
         bidirectional=bool(cfg.get("bidirectional", True)),
         seq_dropout=float(cfg.get("seq_dropout", 0.2)),
-        epochs=int(cfg.get("epochs", 60)),
-        patience=int(cfg.get("patience", 8)),
-        lr=float(cfg.get("lr", 1e-3)),
-        batch_size=int(cfg.get("batch_size", 32)),
-        val_fraction=float(cfg.get("val_fraction", 0.2)),
-        weight_decay=float(cfg.get("weight_decay", 0.0)),
+        **training_params(cfg, epochs=60, patience=8),
         class_weight=class_weight,
         random_state=random_state,
     )

@@ -57,6 +57,23 @@ def load_npz(path: Path) -> dict:
         raise ModelError(f"{path}: unreadable ({exc})") from None
 
 
+def as_image(image_or_path):
+    """(Image, source name) for what a predictor is given: an Image, a 2-D grey array (0-1, 0-255 or raw
+    counts, scaled to 0-1) or a path to read."""
+    from ..io import Image, ImageMeta, read_image
+
+    if isinstance(image_or_path, Image):
+        return image_or_path, str(image_or_path.meta.path)
+    if isinstance(image_or_path, np.ndarray):
+        px = np.asarray(image_or_path, dtype=np.float32)
+        if px.ndim != 2:
+            raise ModelError(f"image array must be 2-D grey (rows, cols); got shape {px.shape}")
+        if px.max(initial=0) > 1.0:
+            px = px / 255.0 if px.max() <= 255 else px / px.max()
+        return Image(px, ImageMeta(path="<array>", format="array", bits_stored=8)), "<array>"
+    return read_image(image_or_path), str(image_or_path)
+
+
 class Predictor:
     """A loaded bundle. ``predict(image_or_path)`` returns a Prediction with calibrated probabilities."""
 
@@ -145,24 +162,10 @@ class Predictor:
         engine = load_engine(b["name"], b.get("weights"), int(self.manifest["preprocess"]["size"]), "torch")
         return feature_maps(engine, tensor[None], bool(b.get("tta", False))).mean(axis=(2, 3)).astype(np.float32)
 
-    def _as_image(self, image_or_path):
-        from ..io import Image, ImageMeta, read_image
-
-        if isinstance(image_or_path, Image):
-            return image_or_path, str(image_or_path.meta.path)
-        if isinstance(image_or_path, np.ndarray):
-            px = np.asarray(image_or_path, dtype=np.float32)
-            if px.ndim != 2:
-                raise ModelError(f"image array must be 2-D grey (rows, cols); got shape {px.shape}")
-            if px.max(initial=0) > 1.0:
-                px = px / 255.0 if px.max() <= 255 else px / px.max()
-            return Image(px, ImageMeta(path="<array>", format="array", bits_stored=8)), "<array>"
-        return read_image(image_or_path), str(image_or_path)
-
     def predict(self, image_or_path, heatmap: bool = False) -> Prediction:
         from ..preprocess import preprocess
 
-        image, source = self._as_image(image_or_path)
+        image, source = as_image(image_or_path)
         pre = preprocess(image, self.preprocess_config)
         feats = self.features_of(pre.tensor)
         raw = self.pipeline.proba_raw(feats)[0]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ... import __version__
-from ...bundle._load import load_npz  # the same no-pickle npz reader and messages as the head bundles
+from ...bundle._load import as_image, load_npz  # the same image input and npz reading as the head bundles
 from ...constants import MALIGNANT, RESEARCH_DISCLAIMER
 from ...errors import ModelError
 from ...preprocess import Geometry
@@ -146,20 +146,6 @@ class LesionPredictor:
         raise ModelError(f"{self.path}: the lesion model makes its own heatmap (predict(..., heatmap=True)); "
                          "Grad-CAM does not apply")
 
-    def _as_image(self, image_or_path):
-        from ...io import Image, ImageMeta, read_image
-
-        if isinstance(image_or_path, Image):
-            return image_or_path, str(image_or_path.meta.path)
-        if isinstance(image_or_path, np.ndarray):
-            px = np.asarray(image_or_path, dtype=np.float32)
-            if px.ndim != 2:
-                raise ModelError(f"image array must be 2-D grey (rows, cols); got shape {px.shape}")
-            if px.max(initial=0) > 1.0:
-                px = px / 255.0 if px.max() <= 255 else px / px.max()
-            return Image(px, ImageMeta(path="<array>", format="array", bits_stored=8)), "<array>"
-        return read_image(image_or_path), str(image_or_path)
-
     def _maps(self, image) -> tuple[CellMaps, np.ndarray]:
         s = self.model.settings
         sizes = self.model.sizes_used or s.sizes  # only the input sizes the model combines
@@ -176,13 +162,13 @@ class LesionPredictor:
     def predict(self, image_or_path, heatmap: bool = True, pair=None) -> LesionPrediction:
         """``pair``: optionally the other breast of the same woman (path, Image or array); with it the
         contralateral comparison is used, without it the single-breast aggregator."""
-        image, source = self._as_image(image_or_path)
+        image, source = as_image(image_or_path)
         maps, view = self._maps(image)
         batch = [maps]
         pairs = [None]
         notes: list[str] = []
         if pair is not None:
-            pmaps, _ = self._maps(self._as_image(pair)[0])
+            pmaps, _ = self._maps(as_image(pair)[0])
             batch, pairs = [maps, pmaps], [1, 0]
         elif self.model.settings.contralateral:
             notes.append("scored without the other breast (no pair given): single-breast aggregator")

@@ -30,6 +30,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, table  # noqa: E402
 
 from mammokit.constants import default_mias_dir
 from mammokit.web import add_user, create_api_token, init_db
@@ -110,7 +112,8 @@ def main(argv=None) -> int:
     ap.add_argument("--requests", type=int, default=20, help="requests per client at each level")
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=REPO / "test-output" / "benchmarks" / "web_latency.json")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "web_latency.json",
+                    help="JSON result; a Markdown table for docs/performance.md is written beside it (.md)")
     args = ap.parse_args(argv)
     if not (args.model / "manifest.json").is_file():
         print(f"web_latency: no model bundle at {args.model}; run `make demo` first or pass --model BUNDLE",
@@ -169,7 +172,7 @@ def main(argv=None) -> int:
             log.close()
 
     result = {
-        "benchmark": "web_latency", "model": str(args.model), "image": "mini-MIAS PNG, 1024 x 1024",
+        "benchmark": "web_latency", "model": os.path.relpath(args.model, REPO), "image": "mini-MIAS PNG, 1024 x 1024",
         "requests_per_client": args.requests, "levels": levels,
         "server_rss_after_start_mb": rss_start / 2**20, "server_peak_rss_mb": peak / 2**20,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -177,7 +180,9 @@ def main(argv=None) -> int:
                 "+ GET the overlay PNG; server = `mammokit serve` in its own process",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    result["machine"] = {**result["machine"], **machine()}
     args.out.write_text(json.dumps(result, indent=2))
+    args.out.with_suffix(".md").write_text(_markdown(result))
     print(f"model: {args.model}   image: 1024 x 1024 mini-MIAS PNG   server: {os.cpu_count()} CPUs")
     print(f"{'clients':>7} {'requests':>8} {'errors':>6} {'p50 s':>7} {'p95 s':>7} {'req/s':>6}")
     for lv in levels:
@@ -187,6 +192,20 @@ def main(argv=None) -> int:
     print(f"server peak RSS: {result['server_peak_rss_mb']:.0f} MB (after start {result['server_rss_after_start_mb']:.0f} MB)")
     print(f"JSON: {args.out}")
     return 0 if all(lv["errors"] == 0 for lv in levels) else 1
+
+
+def _markdown(result: dict) -> str:
+    """The table `benchmarks/update_docs.py` copies into docs/performance.md."""
+    m = result["machine"]
+    rows = [{"clients": lv["clients"], "requests": lv["requests"], "errors": lv["errors"],
+             "p50 s": None if lv["p50_s"] is None else round(lv["p50_s"], 2),
+             "p95 s": None if lv["p95_s"] is None else round(lv["p95_s"], 2),
+             "req/s": round(lv["throughput_per_s"], 2)} for lv in result["levels"]]
+    head = (f"Machine: {m['cpu']}, {m['cores']} cores; {m['date_utc']} UTC; commit {m['commit']}; load average at "
+            f"start {m['load_avg_1m']}. Model `{result['model']}`; {result['image']}; {result['what']}.\n\n")
+    tail = (f"\nServer peak RSS {result['server_peak_rss_mb']:.0f} MB "
+            f"(after start {result['server_rss_after_start_mb']:.0f} MB).\n")
+    return head + table(rows, [(k, k) for k in rows[0]]) + tail
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ def test_offline_weights_are_real_imagenet_weights(name, size, dim):
         assert bb.pooled(x).shape == (1, dim)
     assert top in CAT_CLASSES, f"{name} called the chelsea cat photo class {top}"
     assert bb.default_mode == "imagenet" and bb.feature_dim == dim
+    assert not bb.module.training  # dropout/batch-norm in inference mode
 
 
 def test_random_weights_do_not_recognise_the_cat():

@@ -102,7 +102,7 @@ def _efficientnet_lite(variant: str, weights: str | None, image_size: int) -> Ba
         net.load_state_dict(_load_state_dict(path))
         digest = weights_digest(path)
     net.eval()
-    feat = _EffNetFeatures(net)
+    feat = _EffNetFeatures(net).eval()  # eval mode on the wrapper too: export and hooks may toggle it
     return Backbone(
         name=f"efficientnet_{variant}", module=feat, feature_dim=net._conv_head.out_channels,
         default_mode="imagenet", default_size=native, identity=f"efficientnet_{variant}:{digest}:s{image_size}",

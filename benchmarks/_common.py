@@ -89,3 +89,11 @@ def write_markdown(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text.rstrip() + "\n")
     return path
+
+
+def save_results(out: Path | None, payload: dict, text: str) -> None:
+    """Write a benchmark's JSON and its Markdown table side by side (nothing for --quick runs without --out)."""
+    if out:
+        write_json(out, payload)
+        write_markdown(out.with_suffix(".md"), text)
+        print(f"\nwrote {out} and {out.with_suffix('.md')}")

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, RESULTS, machine, median, table, write_json, write_markdown
+from _common import REPO, RESULTS, machine, median, save_results, table
 
 
 def naive_features(paths, module, cfg, threads: int | None = None) -> np.ndarray:
@@ -242,11 +242,7 @@ def main(argv=None) -> dict:
     text = "\n".join(md)
     print("\n" + text)
     payload = {"machine": info, "quick": args.quick, "naive_vs_ours": a, "cli_runs": b, "summary": summary}
-    out = args.out or (None if args.quick else RESULTS / "pipeline.json")
-    if out:
-        write_json(out, payload)
-        write_markdown(out.with_suffix(".md"), text)
-        print(f"\nwrote {out} and {out.with_suffix('.md')}")
+    save_results(args.out or (None if args.quick else RESULTS / "pipeline.json"), payload, text)
     return payload
 
 

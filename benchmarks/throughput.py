@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, RESULTS, machine, median, table, time_calls, write_json, write_markdown
+from _common import REPO, RESULTS, machine, median, save_results, table, time_calls
 
 # backbone -> (input size used by the project, weights). ResNet50 ImageNet weights are not on this
 # machine; random weights time the same.
@@ -233,11 +233,7 @@ def main(argv=None) -> dict:
     payload = {"machine": info, "threads": threads, "repeats": repeats, "quick": args.quick,
                "matmul": {"per_process": matmuls, "reference_gflops": peak, "best_by_library": bests},
                "rows": rows, "best": best, "settings": settings}
-    out = args.out or (None if args.quick else RESULTS / "throughput.json")
-    if out:
-        write_json(out, payload)
-        write_markdown(out.with_suffix(".md"), text)
-        print(f"\nwrote {out} and {out.with_suffix('.md')}")
+    save_results(args.out or (None if args.quick else RESULTS / "throughput.json"), payload, text)
     return payload
 
 

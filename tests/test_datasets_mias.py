@@ -17,12 +17,7 @@ from mammokit.errors import DatasetError
 
 MIAS = default_mias_dir()
 PGM_IDS = [f"mdb{i:03d}" for i in range(1, 7)]
-
-
-@pytest.fixture(scope="module")
-def mias_dir() -> Path:
-    assert MIAS is not None, "mini-MIAS not found: expected ../shared/data/mini-mias or $MAMMOKIT_MIAS"
-    return MIAS
+# `mias_dir` (the real data folder) comes from tests/conftest.py.
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from a cached export, never pays for importing torch.
 from importlib import import_module
 
 _WHERE = {
-    "BACKBONES": "_backbones", "Backbone": "_backbones", "get_backbone": "_backbones", "weights_digest": "_backbones",
+    "BACKBONES": "_backbones", "Backbone": "_backbones", "get_backbone": "_backbones", "weights_digest": "_identity",
     "FeatureCache": "_cache", "cache_key": "_cache", "file_sha256": "_cache",
     "ENGINES": "_engine", "EngineSpec": "_engine", "TorchEngine": "_engine", "feature_maps": "_engine",
     "load_backbone": "_engine", "load_engine": "_engine", "pooled_features": "_engine",

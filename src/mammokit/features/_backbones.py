@@ -7,18 +7,16 @@ feature cache never mixes features of different weights.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
-import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 
 from ..errors import ModelError, WeightsUnavailableError
+from ._identity import weights_digest
 
 
 @dataclass
@@ -43,18 +41,6 @@ class Backbone:
         return self.classifier(self.pooled(batch))
 
 
-@lru_cache(maxsize=32)
-def _file_digest(path: str, size: int, mtime: float) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
-
-
-def weights_digest(path: str | Path) -> str:
-    st = os.stat(path)
-    return _file_digest(str(path), st.st_size, st.st_mtime)
 
 
 def _load_state_dict(path: str | Path) -> dict:

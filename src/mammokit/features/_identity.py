@@ -19,10 +19,14 @@ BACKBONE_NAMES = ("efficientnet_lite0", "efficientnet_lite2", "resnet50")
 
 @lru_cache(maxsize=32)
 def _digest(path: str, size: int, mtime: float) -> str:
-    return file_sha256(path)[:16]  # same 16 hex chars as _backbones.weights_digest
+    return file_sha256(path)[:16]
 
 
-def _file_digest(path: str) -> str:
+def weights_digest(path: str | Path) -> str:
+    """First 16 hex digits of the weights file's sha256, memoised per (path, size, mtime).
+
+    The one digest both ``get_backbone`` and ``backbone_identity`` put into identities."""
+    path = str(path)
     try:
         st = os.stat(path)
     except OSError:
@@ -47,12 +51,12 @@ def backbone_identity(name: str, weights: str | None, size: int) -> str:
     if name == "resnet50":
         if weights in (None, "imagenet"):
             return "resnet50:torchvision-IMAGENET1K_V1"
-        return f"resnet50:{'random' if weights == 'random' else _file_digest(weights)}"
+        return f"resnet50:{'random' if weights == 'random' else weights_digest(weights)}"
     variant = name.removeprefix("efficientnet_")
     if weights == "random":
         digest = "random"
     else:
-        digest = _file_digest(_lite_default_weights(variant) if weights in (None, "imagenet") else weights)
+        digest = weights_digest(_lite_default_weights(variant) if weights in (None, "imagenet") else weights)
     return f"{name}:{digest}:s{int(size)}"
 
 

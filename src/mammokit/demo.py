@@ -30,7 +30,9 @@ class DemoResult:
 
 
 def demo_feature_overrides(backbone: str, size: int) -> list[str]:
-    mode = "caffe" if backbone == "resnet50" else "imagenet"
+    from .features import resolve_preprocess
+
+    mode = resolve_preprocess(backbone, None, size=size).mode  # the backbone's own normalisation
     return [f"features.backbone={backbone}", f"features.size={size}", f"features.mode={mode}",
             "features.weights=null" if backbone != "resnet50" else "features.weights=imagenet"]
 

@@ -150,12 +150,14 @@ def test_manifest_missing_file(tmp_path):
 @pytest.mark.parametrize("text, expected", [
     ("normal", "normal"), (" Negative ", "normal"), ("BENIGN", "benign"),
     ("Benign-Without-Callback", "benign"), ("Cancer", "malignant"), ("malign", "malignant"),
+    ("Abnormal", "abnormal"), ("positive", "abnormal"), ("No Cancer", "no_cancer"), ("BI-RADS 4", "birads_4"),
+    ("birads-2", "birads_2"),
 ])
 def test_normalize_label(text, expected):
     assert normalize_label(text) == expected
 
 
-@pytest.mark.parametrize("text", ["abnormal", "b", "", "malignantx"])
+@pytest.mark.parametrize("text", ["tumour", "b", "", "malignantx", "4", "BI-RADS 7"])
 def test_normalize_label_rejects(text):
     with pytest.raises(DatasetError, match="unknown label"):
         normalize_label(text)

@@ -1,21 +1,27 @@
 """Data sets as one Record table: mini-MIAS, a folder per class, a CSV manifest."""
 from ._fetch import MIAS_URL, fetch_mias, mias_image_md5, official_md5s
 from ._folder import load_folder
-from ._labels import LABEL_SYNONYMS, normalize_label
+from ._labels import KNOWN_LABELS, LABEL_SETS, LABEL_SYNONYMS, NO_CANCER, birads_label, normalize_label
 from ._load import DATASET_KINDS, load_dataset
 from ._manifest import load_manifest
 from ._mias import MIAS_SIZE, find_mias_image, load_mias, mias_laterality, mias_patient, parse_mias_info
-from ._records import Lesion, Record
-from ._tasks import TaskData, check_task, task_targets
+from ._records import Lesion, Record, RecordTable
+from ._tasks import DATASET_TASKS, TaskData, check_task, missing_labels, task_labels, task_targets
 
 __all__ = [
     "DATASET_KINDS",
+    "DATASET_TASKS",
+    "KNOWN_LABELS",
+    "LABEL_SETS",
     "LABEL_SYNONYMS",
     "MIAS_SIZE",
     "MIAS_URL",
+    "NO_CANCER",
     "Lesion",
     "Record",
+    "RecordTable",
     "TaskData",
+    "birads_label",
     "check_task",
     "fetch_mias",
     "find_mias_image",
@@ -26,8 +32,10 @@ __all__ = [
     "mias_image_md5",
     "mias_laterality",
     "mias_patient",
+    "missing_labels",
     "normalize_label",
     "official_md5s",
     "parse_mias_info",
+    "task_labels",
     "task_targets",
 ]

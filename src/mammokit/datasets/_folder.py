@@ -1,14 +1,14 @@
 """A folder per class: root/<label>/**/<image>, with an optional patients.csv for grouping."""
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from pathlib import Path
 
 from ..constants import IMAGE_SUFFIXES
 from ..errors import DatasetError
-from ._labels import normalize_label
-from ._records import Record
+from ._labels import normalize_label, resolve_label_set
+from ._records import Record, RecordTable
+from ._tables import read_csv_rows
 
 PATIENTS_FILE = "patients.csv"
 
@@ -24,17 +24,20 @@ def _image_files(folder: Path, root: Path) -> list[Path]:
     )
 
 
-def load_folder(root: str | Path, *, labels: Iterable[str] | None = None) -> list[Record]:
+def load_folder(root: str | Path, *, labels: str | Iterable[str] | None = None) -> RecordTable:
     """Records from ``root/<label>/...``: the first folder level is the label.
 
-    ``labels`` sets the allowed label names (default: normal/benign/malignant and synonyms);
-    any other label folder is an error rather than silently dropped. id = path relative to
-    ``root`` without suffix; patient = id unless ``root/patients.csv`` (path,patient_id) says.
+    ``labels`` sets the allowed label names: a named label set (``"normal_abnormal"``, ``"cancer"``,
+    ``"pathology"``, ``"birads"``) or a list. Default: the label vocabulary (normal, benign, malignant,
+    abnormal, no_cancer, BI-RADS 0-6) and its synonyms (negative, positive, cancer, no cancer...);
+    any other label folder is an error rather than silently dropped. The table declares ``labels``
+    when given, else the labels of its folders. id = path relative to ``root`` without suffix;
+    patient = id unless ``root/patients.csv`` (path,patient_id) says.
     """
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: folder not found")
-    allowed = tuple(labels) if labels is not None else None
+    allowed = resolve_label_set(labels)
     loose = [p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if loose:
         raise DatasetError(f"{loose[0]}: image outside a label folder (expected {root}/<label>/<image>)")
@@ -56,7 +59,8 @@ def load_folder(root: str | Path, *, labels: Iterable[str] | None = None) -> lis
     patients_csv = root / PATIENTS_FILE
     if patients_csv.is_file():
         records = _apply_patients(records, root, patients_csv)
-    return records
+    declared = allowed if allowed is not None else [r.label for r in records]
+    return RecordTable(records, labels=declared, name=str(root))
 
 
 def _apply_patients(records: list[Record], root: Path, csv_path: Path) -> list[Record]:
@@ -81,23 +85,3 @@ def _apply_patients(records: list[Record], root: Path, csv_path: Path) -> list[R
     if stray:
         raise DatasetError(f"{csv_path}: rows name files that are not in {root}: {', '.join(stray[:3])}")
     return out
-
-
-def read_csv_rows(csv_path: Path, *, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    """(line number, row) pairs with lower-cased, stripped column names; checks the columns."""
-    try:
-        with csv_path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            if reader.fieldnames is None:
-                raise DatasetError(f"{csv_path}: empty CSV (needs columns {', '.join(required)})")
-            reader.fieldnames = [(f or "").strip().lower() for f in reader.fieldnames]
-            missing = [c for c in required if c not in reader.fieldnames]
-            if missing:
-                raise DatasetError(
-                    f"{csv_path}: missing column(s) {', '.join(missing)} (has {', '.join(reader.fieldnames)})"
-                )
-            return [(reader.line_num, {k: (v or "") for k, v in row.items() if k}) for row in reader]
-    except FileNotFoundError:
-        raise DatasetError(f"{csv_path}: not found") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"{csv_path}: not a readable CSV ({exc})") from None

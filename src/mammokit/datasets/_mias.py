@@ -13,9 +13,9 @@ from pathlib import Path
 
 from PIL import Image as PILImage
 
-from ..constants import BENIGN, MALIGNANT, NORMAL
+from ..constants import BASE_LABELS, BENIGN, MALIGNANT, NORMAL
 from ..errors import DatasetError
-from ._records import Lesion, Record
+from ._records import Lesion, Record, RecordTable
 
 MIAS_INFO_FILE = "Info.txt"
 MIAS_SIZE = 1024  # every mini-MIAS image is 1024 x 1024 (Info.txt, note 2)
@@ -136,7 +136,7 @@ def _image_size(path: Path) -> tuple[int, int]:
         raise DatasetError(f"{path}: not a readable image ({exc})") from None
 
 
-def load_mias(root: str | Path, *, ids: Iterable[str] | None = None, check_size: bool = True) -> list[Record]:
+def load_mias(root: str | Path, *, ids: Iterable[str] | None = None, check_size: bool = True) -> RecordTable:
     """One Record per mini-MIAS image, in Info.txt order.
 
     Label: malignant if any lesion row is M, else benign if any is B, else normal.
@@ -160,7 +160,7 @@ def load_mias(root: str | Path, *, ids: Iterable[str] | None = None, check_size:
     records = [_record(root, ref, by_ref[ref], check_size) for ref in wanted]
     if not records:
         raise DatasetError(f"{root}: no mini-MIAS images selected")
-    return records
+    return RecordTable(records, labels=BASE_LABELS, name="mini-MIAS")
 
 
 def _record(root: Path, refnum: str, rows: list[MiasRow], check_size: bool) -> Record:

@@ -1,4 +1,5 @@
 """Data sets as one Record table: mini-MIAS, a folder per class, a CSV manifest."""
+from ._cbis import load_cbis_ddsm
 from ._fetch import MIAS_URL, fetch_mias, mias_image_md5, official_md5s
 from ._folder import load_folder
 from ._labels import KNOWN_LABELS, LABEL_SETS, LABEL_SYNONYMS, NO_CANCER, birads_label, normalize_label
@@ -25,6 +26,7 @@ __all__ = [
     "check_task",
     "fetch_mias",
     "find_mias_image",
+    "load_cbis_ddsm",
     "load_dataset",
     "load_folder",
     "load_manifest",

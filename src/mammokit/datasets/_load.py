@@ -1,21 +1,26 @@
 """One entry point for every data-set kind: load_dataset("mias" | "folder" | "manifest", data)."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..constants import MIAS_ENV, default_mias_dir
 from ..errors import ConfigError, DatasetError
+from ._cbis import load_cbis_ddsm
 from ._folder import load_folder
 from ._manifest import load_manifest
 from ._mias import load_mias
 from ._records import Record
 
-DATASET_KINDS = ("mias", "folder", "manifest")
+# Public-dataset adapters: name -> loader(root). Each reads the dataset's own published layout.
+ADAPTERS: dict[str, Callable[[Path], list[Record]]] = {
+    "cbis-ddsm": load_cbis_ddsm,
+}
+DATASET_KINDS = ("mias", "folder", "manifest", *ADAPTERS)
 
 
 def load_dataset(name: str, data: str | Path | None = None, *, labels: Iterable[str] | None = None) -> list[Record]:
-    """Records for data set ``name``; ``data`` is its folder (mias, folder) or CSV (manifest).
+    """Records for data set ``name``; ``data`` is its folder (mias, folder, an adapter) or CSV (manifest).
 
     For mias, ``data=None`` looks in $MAMMOKIT_MIAS, then ../shared/data/mini-mias.
     """
@@ -31,6 +36,8 @@ def load_dataset(name: str, data: str | Path | None = None, *, labels: Iterable[
         records = load_mias(root)
     elif data is None:
         raise ConfigError(f"dataset {name} needs a path (--data)")
+    elif name in ADAPTERS:
+        records = ADAPTERS[name](Path(data))
     elif name == "folder":
         records = load_folder(data, labels=labels)
     else:

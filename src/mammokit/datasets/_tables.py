@@ -9,7 +9,8 @@ from ..errors import DatasetError
 
 def read_csv_rows(csv_path: Path, *, required: tuple[str, ...], delimiter: str = ",",
                   ) -> list[tuple[int, dict[str, str]]]:
-    """(line number, row) pairs with lower-cased, stripped column names; checks the columns."""
+    """(line number where the row starts, row) pairs with lower-cased, stripped column names;
+    checks the columns."""
     try:
         with csv_path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh, delimiter=delimiter)
@@ -21,7 +22,11 @@ def read_csv_rows(csv_path: Path, *, required: tuple[str, ...], delimiter: str =
                 raise DatasetError(
                     f"{csv_path}: missing column(s) {', '.join(missing)} (has {', '.join(reader.fieldnames)})"
                 )
-            return [(reader.line_num, {k: (v or "") for k, v in row.items() if k}) for row in reader]
+            out, end = [], reader.line_num
+            for row in reader:  # a quoted cell may span lines (CBIS-DDSM paths end in "\n"): report the first
+                out.append((end + 1, {k: (v or "") for k, v in row.items() if k}))
+                end = reader.line_num
+            return out
     except FileNotFoundError:
         raise DatasetError(f"{csv_path}: not found") from None
     except (UnicodeDecodeError, csv.Error) as exc:

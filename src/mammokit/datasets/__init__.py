@@ -7,6 +7,7 @@ from ._load import DATASET_KINDS, load_dataset
 from ._manifest import load_manifest
 from ._mias import MIAS_SIZE, find_mias_image, load_mias, mias_laterality, mias_patient, parse_mias_info
 from ._records import Lesion, Record, RecordTable
+from ._rsna import load_rsna
 from ._tasks import DATASET_TASKS, TaskData, check_task, missing_labels, task_labels, task_targets
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "load_folder",
     "load_manifest",
     "load_mias",
+    "load_rsna",
     "mias_image_md5",
     "mias_laterality",
     "mias_patient",

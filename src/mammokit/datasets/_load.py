@@ -11,10 +11,12 @@ from ._folder import load_folder
 from ._manifest import load_manifest
 from ._mias import load_mias
 from ._records import Record
+from ._rsna import load_rsna
 
 # Public-dataset adapters: name -> loader(root). Each reads the dataset's own published layout.
 ADAPTERS: dict[str, Callable[[Path], list[Record]]] = {
     "cbis-ddsm": load_cbis_ddsm,
+    "rsna": load_rsna,
 }
 DATASET_KINDS = ("mias", "folder", "manifest", *ADAPTERS)
 

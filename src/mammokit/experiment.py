@@ -222,7 +222,7 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
         if report:
             _write_report(out)
         return out
-    from .bundle import save_bundle
+    from .bundle import discrimination_from_summary, near_constant_from, save_bundle
     from .datasets import load_dataset, task_targets
     from .evaluate import PredictionTable, write_predictions
     from .protocols import ProtocolData, run_protocol
@@ -265,7 +265,9 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
                 dataset={"name": cfg["dataset"]["name"], "data": str(cfg["dataset"]["data"] or "default"),
                          "n_images": len(used), "n_patients": len(set(data.groups))},
                 seed=cfg["seed"], metrics_summary={"protocol": result.protocol, "leaky": result.leaky, **summary},
-                trained_on=result.final_note, protocol=result.protocol)
+                trained_on=result.final_note, protocol=result.protocol,
+                discrimination=discrimination_from_summary(metrics["metrics"], cfg["task"], td.classes),
+                near_constant=near_constant_from(result.proba, result.repeats * 1000 + result.folds))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=json_default))
     if report:
         _write_report(out)

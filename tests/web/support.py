@@ -128,3 +128,26 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` with its content (SQLite -shm index files excluded: they change on reads)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
             if p.is_file() and not p.name.endswith("-shm")}
+
+
+# A discrimination record a 36-image bundle cannot earn by itself (its measured AUC CI spans 0.5). Tests of
+# what the app does with a model that HAS shown it can separate the classes put it into a copy of the real
+# tiny bundle: the weights and every prediction stay real, only the recorded evidence is changed.
+DISCRIMINATING_RECORD = {
+    "discrimination": {"3class": {"auc": 0.80, "ci": [0.72, 0.87]},
+                       "malignant_vs_rest": {"auc": 0.78, "ci": [0.66, 0.88]}},
+    "near_constant": {"value": False, "spread": 0.17, "threshold": 0.02},
+}
+
+
+def bundle_with_record(src: Path, dst: Path, **fields) -> Path:
+    """A copy of bundle folder `src` at `dst` whose manifest.json has `fields` replaced."""
+    import json
+    import shutil
+
+    if not (dst / "manifest.json").is_file():
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+        m = json.loads((src / "manifest.json").read_text())
+        m.update(fields)
+        (dst / "manifest.json").write_text(json.dumps(m, indent=2))
+    return dst

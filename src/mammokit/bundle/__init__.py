@@ -4,9 +4,17 @@
     predictor = load_bundle("runs/mias-cv/bundle")
     pred = predictor.predict("mdb001.png")   # pred.label, pred.probabilities (calibrated), pred.in_distribution
 """
-from ._load import Predictor, load_bundle
+from ._evidence import (
+    ModelEvidence,
+    discrimination_from_summary,
+    model_evidence,
+    near_constant_from,
+    prevalence_block,
+)
+from ._load import Predictor, evidence_of, load_bundle
 from ._prediction import Prediction
 from ._save import BUNDLE_FORMAT, git_commit, save_bundle, standardised_distance
 
-__all__ = ["BUNDLE_FORMAT", "Prediction", "Predictor", "git_commit", "load_bundle", "save_bundle",
+__all__ = ["BUNDLE_FORMAT", "ModelEvidence", "Prediction", "Predictor", "discrimination_from_summary",
+           "evidence_of", "git_commit", "load_bundle", "model_evidence", "near_constant_from", "prevalence_block", "save_bundle",
            "standardised_distance"]

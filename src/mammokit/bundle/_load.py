@@ -16,6 +16,7 @@ from ..errors import MammokitError, ModelError
 from ..evaluate import Calibrator
 from ..models import DenseHead, logistic_as_module, logistic_from_arrays
 from ..protocols import FittedPipeline
+from ._evidence import ModelEvidence, model_evidence
 from ._prediction import Prediction
 from ._save import standardised_distance
 
@@ -114,6 +115,13 @@ class Predictor:
         self._backbone = None
         self._torch_model = None
 
+    @property
+    def evidence(self) -> ModelEvidence:
+        """Whether this model has earned a BI-RADS suggestion, and the prevalence it was calibrated at."""
+        prior = self.pipeline.calibrator.prior_real
+        fallback = None if prior is None else {c: float(v) for c, v in zip(self.classes, prior)}
+        return model_evidence(self.manifest, fallback)
+
     # -- the backbone (loaded on first image) -----------------------------------------
     @property
     def preprocess_config(self):
@@ -201,6 +209,12 @@ class Predictor:
             in_distribution=bool(looks_like and near), notes=notes,
             raw_probabilities={c: float(p) for c, p in zip(self.classes, raw)}, source=source,
         )
+
+
+def evidence_of(predictor) -> ModelEvidence:
+    """The evidence of any loaded predictor (the whole-image Predictor, the lesion one, a test double)."""
+    ev = getattr(predictor, "evidence", None)
+    return ev if isinstance(ev, ModelEvidence) else model_evidence(getattr(predictor, "manifest", {}) or {})
 
 
 def load_bundle(path: str | Path) -> Predictor:

@@ -6,6 +6,9 @@ Files (no pickle anywhere):
   head.npz          the logistic baseline's coef/intercept
   scaler.npz        StandardScaler mean/scale (fitted on training rows only)
   calibrator.json   prior correction + calibration parameters
+
+The manifest also says what the model has shown it can do (``discrimination``, ``near_constant``) and the
+class prevalence its probabilities refer to (``prevalence``); see ``bundle._evidence``.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from ..constants import REPO_ROOT, RESEARCH_DISCLAIMER
 from ..errors import ModelError
 from ..models import DenseHead
 from ..protocols import FittedPipeline
+from ._evidence import prevalence_block
 
 BUNDLE_FORMAT = 1
 # A feature vector further than this many times the training set's 99th-percentile
@@ -54,8 +58,13 @@ def standardised_distance(Z: np.ndarray) -> np.ndarray:
 
 def save_bundle(path: str | Path, pipe: FittedPipeline, *, X_train: np.ndarray, classes, task: str,
                 features: dict, preprocess: dict, backbone_identity: str, dataset: dict, seed: int,
-                metrics_summary: dict | None = None, trained_on: str = "", protocol: str = "") -> Path:
-    """Write ``pipe`` (scaler + model + calibrator) and its manifest to folder ``path``."""
+                metrics_summary: dict | None = None, trained_on: str = "", protocol: str = "",
+                discrimination: dict | None = None, near_constant: dict | None = None) -> Path:
+    """Write ``pipe`` (scaler + model + calibrator) and its manifest to folder ``path``.
+
+    ``discrimination`` / ``near_constant``: measured on the run's out-of-fold predictions
+    (``discrimination_from_summary``, ``near_constant_from``); without them the bundle has not earned a
+    BI-RADS suggestion."""
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     if type(pipe.model) is DenseHead:  # exactly the paper's head: subclasses have other architectures
@@ -95,10 +104,22 @@ def save_bundle(path: str | Path, pipe: FittedPipeline, *, X_train: np.ndarray, 
         "trained_on": trained_on,
         "training": {k: v for k, v in pipe.info.items() if k != "calibration"},
         "metrics": metrics_summary or {},
+        "discrimination": discrimination,
+        "near_constant": near_constant,
+        "prevalence": _prevalence(pipe, classes),
         "ood": {"distance": "rms standardised feature distance",
                 "train_q50": float(np.quantile(d, 0.5)), "train_q99": float(np.quantile(d, 0.99)),
                 "train_max": float(d.max()), "threshold": float(max(OOD_FACTOR * np.quantile(d, 0.99), d.max())),
                 "mask_fraction_range": list(MASK_FRACTION_RANGE)},
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, allow_nan=False))
     return out
+
+
+def _prevalence(pipe: FittedPipeline, classes) -> dict | None:
+    """The real class frequencies of the final model's training rows (what its calibrated output refers to)."""
+    prior = pipe.calibrator.prior_real
+    if prior is None:
+        return None
+    return prevalence_block(classes, prior, "class frequencies of the final model's training rows (its "
+                                           "calibrated probabilities refer to this prevalence)")

@@ -1,4 +1,4 @@
-"""CLI: `mammokit predict IMAGE... [--model BUNDLE] [--json] [--heatmap-dir DIR]`."""
+"""CLI: `mammokit predict IMAGE... [--model BUNDLE] [--json] [--heatmap-dir DIR] [--prevalence P]`."""
 from __future__ import annotations
 
 import json
@@ -8,23 +8,21 @@ from typing import Annotated
 
 import typer
 
+from ..birads import DEFAULT_DEPLOYMENT_PREVALENCE
 from ..constants import DEFAULT_RUNS_DIR
 from ._app import app, data_app, users_app  # noqa: F401
 
 DEFAULT_BUNDLE = DEFAULT_RUNS_DIR / "mias-cv" / "bundle"
 
 
-def _birads(pred) -> dict | None:
-    """Suggested BI-RADS category when mammokit.birads provides suggest_birads."""
-    try:
-        from ..birads import suggest_birads
-    except ImportError:
-        return None
-    if "malignant" not in pred.probabilities:
-        return None
-    s = suggest_birads(pred.probabilities, assessable=pred.in_distribution,
-                       reason=None if pred.in_distribution else "; ".join(pred.notes) or None)
-    return {"category": s.category, "description": s.description, "rule": s.rule}
+def _assessment(pred, evidence, prevalence: float):
+    """The BI-RADS assessment (category withheld when the model has not earned one)."""
+    from ..birads import assess
+
+    return assess(pred.probabilities, earned=evidence.earned, warning=evidence.warning,
+                  training_prevalence=evidence.training_prevalence, deployment_prevalence=prevalence,
+                  assessable=pred.in_distribution,
+                  reason=None if pred.in_distribution else "; ".join(pred.notes) or None)
 
 
 def _save_heatmap(pred, out_dir: Path, stem: str) -> Path | None:
@@ -44,6 +42,27 @@ def _save_heatmap(pred, out_dir: Path, stem: str) -> Path | None:
     return path
 
 
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.3g}%"
+
+
+def _print_text(path: Path, pred, a, heat_path: Path | None) -> None:
+    if a.withheld:  # first, before any number: the model has not earned a category
+        print(f"{path}: NO BI-RADS CATEGORY. {a.withheld}")
+    probs = "  ".join(f"{c} {p:.3f}" for c, p in pred.probabilities.items())
+    print(f"{path}: {pred.label}   ({probs})")
+    if a.p_malignant_training is not None:
+        print(f"  P(malignant) {_pct(a.p_malignant_training)} at training prevalence "
+              f"({_pct(a.training_prevalence)}), {_pct(a.p_malignant_deployment)} at deployment prevalence "
+              f"({_pct(a.deployment_prevalence)}); rule used: {a.rule_used}")
+    if a.category is not None:
+        print(f"  suggested BI-RADS {a.category}: {a.description} [{a.rule}]")
+    if not pred.in_distribution:
+        print("  warning: out of distribution; " + "; ".join(pred.notes))
+    if heat_path:
+        print(f"  heatmap: {heat_path}")
+
+
 @app.command("predict")
 def predict_cmd(
     images: Annotated[list[Path], typer.Argument(help="image files (DICOM, PGM, PNG, JPEG, TIFF)")],
@@ -51,13 +70,23 @@ def predict_cmd(
         DEFAULT_BUNDLE),
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object per image instead of text")] = False,
     heatmap_dir: Annotated[Path | None, typer.Option("--heatmap-dir", help="write Grad-CAM overlays here")] = None,
+    prevalence: Annotated[float, typer.Option(
+        "--prevalence", help="malignant fraction of the population the images come from; the BI-RADS rule uses "
+                             "P(malignant) moved to it (default: screening, BCSC; see docs/web.md)")] = (
+        DEFAULT_DEPLOYMENT_PREVALENCE),
 ) -> None:
-    """Classify images with a trained bundle: class, calibrated probabilities, suggested BI-RADS."""
-    from ..bundle import load_bundle
+    """Classify images with a trained bundle: class, calibrated probabilities, suggested BI-RADS (only from a
+    model that has shown it can separate the classes)."""
+    from ..birads import check_prevalence
+    from ..bundle import evidence_of, load_bundle
     from ..constants import RESEARCH_DISCLAIMER
     from ..errors import MammokitError
 
+    prevalence = check_prevalence(prevalence)
     predictor = load_bundle(model)
+    evidence = evidence_of(predictor)
+    if not evidence.earned:
+        print(f"mammokit: WARNING: {evidence.warning}", file=sys.stderr)
     failures = 0
     for path in images:
         try:
@@ -66,22 +95,18 @@ def predict_cmd(
             failures += 1
             print(f"mammokit: error: {exc}", file=sys.stderr)
             continue
-        birads = _birads(pred)
+        a = _assessment(pred, evidence, prevalence)
         heat_path = _save_heatmap(pred, heatmap_dir, path.stem) if heatmap_dir is not None else None
         if as_json:
-            d = pred.as_dict()
-            d["birads"] = birads
+            # "warning" first: a reader of the JSON meets it before any number
+            d = {"warning": a.withheld, **pred.as_dict()}
+            d["birads"] = None if a.category is None else {"category": a.category, "description": a.description,
+                                                           "rule": a.rule}
+            d["assessment"] = a.as_dict()
             d["heatmap"] = str(heat_path) if heat_path else None
-            print(json.dumps(d))
+            print(json.dumps(d, allow_nan=False))
             continue
-        probs = "  ".join(f"{c} {p:.3f}" for c, p in pred.probabilities.items())
-        print(f"{path}: {pred.label}   ({probs})")
-        if birads:
-            print(f"  suggested BI-RADS {birads['category']}: {birads['description']} [{birads['rule']}]")
-        if not pred.in_distribution:
-            print("  warning: out of distribution; " + "; ".join(pred.notes))
-        if heat_path:
-            print(f"  heatmap: {heat_path}")
+        _print_text(path, pred, a, heat_path)
     if not as_json:
         print(RESEARCH_DISCLAIMER)
     if failures:

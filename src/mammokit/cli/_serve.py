@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from .. import constants
+from ..birads import DEFAULT_DEPLOYMENT_PREVALENCE, check_prevalence
 from ..errors import ConfigError, ModelError
 from ._app import app, data_app, users_app  # noqa: F401
 
@@ -21,19 +22,35 @@ def default_bundle() -> Path:
     raise ModelError(f"no model: {DEFAULT_BUNDLE} does not exist; run `make demo` first or pass --model BUNDLE")
 
 
-def read_birads_config(path: Path | None) -> dict | None:
+def read_birads_config(path: Path | None) -> tuple[dict | None, float | None]:
+    """(thresholds, deployment prevalence) from a YAML file: a ``birads:`` mapping of thresholds (or the
+    thresholds at the top level) and an optional top-level ``prevalence:`` fraction."""
     if path is None:
-        return None
+        return None, None
     import yaml
 
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read BI-RADS thresholds ({type(exc).__name__})") from None
+    prevalence = None
+    if isinstance(data, dict) and "prevalence" in data:
+        data = dict(data)
+        try:
+            prevalence = check_prevalence(data.pop("prevalence"))
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     data = data.get("birads", data) if isinstance(data, dict) else data
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of BI-RADS thresholds (cat3_max, cat4a_max, ...)")
-    return data
+    return data, prevalence
+
+
+def echo_model_warning(evidence) -> None:
+    """The loud start-up line for a model that has not earned a BI-RADS suggestion (stderr)."""
+    if not evidence.earned:
+        typer.secho(f"mammokit: WARNING: {evidence.warning}", err=True,
+                    fg=typer.colors.RED, bold=True)
 
 
 def limit_malloc_arenas(n: int = 2) -> None:
@@ -66,8 +83,12 @@ def serve(
     max_pixels: Annotated[int, typer.Option(
         "--max-pixels", help="Largest accepted image, in pixels (rows x columns).")] = constants.DEFAULT_MAX_PIXELS,
     birads_config: Annotated[Path | None, typer.Option(
-        "--birads-config", help="YAML file with BI-RADS thresholds "
-                                "(cat3_max, cat4a_max, cat4b_max, cat5_min, confident).")] = None,
+        "--birads-config", help="YAML file with BI-RADS thresholds (a `birads:` mapping of cat3_max, "
+                                "cat4a_max, cat4b_max, cat5_min, confident) and optionally `prevalence:`.")] = None,
+    prevalence: Annotated[float | None, typer.Option(
+        "--prevalence", help="Malignant fraction of the population served; the BI-RADS rule uses P(malignant) "
+                             f"moved to it (default {DEFAULT_DEPLOYMENT_PREVALENCE}: screening, BCSC; "
+                             "see docs/web.md).")] = None,
     forwarded_allow_ips: Annotated[str | None, typer.Option(
         "--forwarded-allow-ips", help="Trusted reverse proxies whose X-Forwarded-Proto marks HTTPS.")] = None,
 ) -> None:
@@ -80,16 +101,23 @@ def serve(
     if not bundle.exists():
         raise ModelError(f"{bundle}: model bundle not found (run `make demo` to make {DEFAULT_BUNDLE}, "
                          "or pass --model BUNDLE)")
+    thresholds, config_prevalence = read_birads_config(birads_config)
+    chosen = prevalence if prevalence is not None else config_prevalence
     settings = WebSettings(
         data_dir=data_dir or default_data_dir(), db_url=db, model_path=bundle,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,
-        birads_thresholds=read_birads_config(birads_config),
+        birads_thresholds=thresholds,
+        prevalence=check_prevalence(chosen) if chosen is not None else DEFAULT_DEPLOYMENT_PREVALENCE,
     )
     limit_malloc_arenas()
     web_app = create_app(settings)
-    web_app.state.ctx.model.load()  # fail now, not on the first upload
+    model = web_app.state.ctx.model
+    model.load()  # fail now, not on the first upload
     typer.echo(f"mammokit: serving {bundle} on http://{host}:{port}/  (data: {settings.data_dir}; "
                f"database: {web_app.state.engine.url.render_as_string(hide_password=True)})")
+    echo_model_warning(model.evidence)
+    typer.echo(f"BI-RADS rule at a deployment prevalence of {settings.prevalence:.4g} malignant"
+               + (" (default: screening, BCSC benchmarks; --prevalence to change)" if chosen is None else ""))
     if not list_users(web_app.state.ctx.factory):
         db_opt = f" --db {db}" if db else (f" --data-dir {data_dir}" if data_dir else "")
         typer.echo(f"no users yet: add one with `mammokit users add NAME --role admin{db_opt}` (no default account)")

@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from ..birads import BiradsSuggestion, BiradsThresholds, suggest_birads
+from ..birads import (
+    DEFAULT_DEPLOYMENT_PREVALENCE,
+    BiradsAssessment,
+    BiradsThresholds,
+    assess,
+    check_prevalence,
+)
+from ..bundle import ModelEvidence, evidence_of
 from ..errors import ModelError
 from ..explain import overlay_heatmap
 from ..io import Image
@@ -22,7 +29,7 @@ class Analysis:
     p_malignant: float | None
     in_distribution: bool
     notes: list[str]
-    birads: BiradsSuggestion
+    birads: BiradsAssessment  # category None when the model has not earned one
     view: np.ndarray  # uint8 (size, size): what the model saw
     heatmap: np.ndarray | None  # float [0, 1] (size, size)
     overlay: np.ndarray | None = field(default=None)  # uint8 RGB
@@ -32,11 +39,13 @@ class ModelService:
     """Owns the predictor. Loads the bundle once; one prediction at a time (Grad-CAM hooks the model)."""
 
     def __init__(self, model_path: Path | None, thresholds: BiradsThresholds | dict | None = None,
-                 predictor: Any = None):
+                 predictor: Any = None, prevalence: float = DEFAULT_DEPLOYMENT_PREVALENCE):
         self.model_path = Path(model_path) if model_path else None
         self.thresholds = (thresholds if isinstance(thresholds, BiradsThresholds)
                            else BiradsThresholds.from_mapping(thresholds))
+        self.prevalence = check_prevalence(prevalence)
         self._predictor = predictor
+        self._evidence: ModelEvidence | None = None
         self._lock = threading.Lock()
 
     @property
@@ -53,6 +62,17 @@ class ModelService:
         return self._predictor
 
     @property
+    def evidence(self) -> ModelEvidence:
+        """Whether the loaded model has earned a BI-RADS suggestion (read once from its manifest)."""
+        if self._evidence is None:
+            self._evidence = evidence_of(self.load())
+        return self._evidence
+
+    @property
+    def manifest(self) -> dict:
+        return getattr(self.load(), "manifest", {}) or {}
+
+    @property
     def heatmap_method(self) -> str:
         manifest = getattr(self._predictor, "manifest", {}) or {}
         return "lesion model" if manifest.get("model_type") == "lesion" else "Grad-CAM"
@@ -64,16 +84,20 @@ class ModelService:
             return str(self.model_path or "")
         return describe_manifest(getattr(self._predictor, "manifest", {}) or {}, self.model_path)[:255]
 
-
-    def analyse(self, image: Image) -> Analysis:
+    def analyse(self, image: Image, prevalence: float | None = None) -> Analysis:
+        """``prevalence``: the deployment prevalence for this request (default: the server's)."""
         predictor = self.load()
+        evidence = self.evidence
         with self._lock:
             pred = predictor.predict(image, heatmap=True)
         probs = {str(k): float(v) for k, v in pred.probabilities.items()}
         notes = [str(n) for n in (pred.notes or [])]
         in_dist = bool(pred.in_distribution)
         reason = None if in_dist else ("; ".join(notes) or "the image is unlike the training images")
-        birads = suggest_birads(probs, assessable=in_dist, thresholds=self.thresholds, reason=reason)
+        birads = assess(probs, earned=evidence.earned, warning=evidence.warning,
+                        training_prevalence=evidence.training_prevalence,
+                        deployment_prevalence=self.prevalence if prevalence is None else prevalence,
+                        assessable=in_dist, reason=reason, thresholds=self.thresholds)
         view = np.asarray(pred.view)
         if view.dtype != np.uint8:
             view = (np.clip(view.astype(np.float32), 0, 1) * 255).round().astype(np.uint8)

@@ -5,17 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from .. import constants
-from ..birads import BIRADS_DESCRIPTIONS
+from ..birads import BIRADS_DESCRIPTIONS, check_prevalence
+from ..errors import ConfigError
 from ._context import get_ctx, session_from_cookie, user_from_bearer
 from ._db import Prediction, User
 from ._pages import DB, find_prediction, visible_predictions
 from ._security import tokens_equal
-from ._uploads import UploadRejected, analyse_upload, too_large_message
+from ._uploads import NO_CATEGORY, UploadRejected, analyse_upload, too_large_message
 
 router = APIRouter(prefix="/api", tags=["predictions"])
 public = APIRouter(tags=["health"])
@@ -38,7 +39,22 @@ class Birads(BaseModel):
     note: str = "Model suggestion for research use, not a radiologist's assessment."
 
 
+class AssessmentOut(BaseModel):
+    """How the BI-RADS suggestion was made (absent for results stored before this was recorded)."""
+
+    earned: bool  # False: the model has not shown it can separate the classes; no category
+    category: str | None
+    rule_used: str  # "deployment prevalence", "training prevalence" or "none"
+    p_malignant_training: float | None  # P(malignant) at the prevalence the model was calibrated at
+    p_malignant_deployment: float | None  # the same moved to the deployment prevalence
+    training_prevalence: float | None  # malignant fraction the model was calibrated at
+    deployment_prevalence: float | None  # malignant fraction assumed where it is used
+    rule: str
+
+
 class PredictionOut(BaseModel):
+    # First, so that it tops the JSON: set when the model has not shown it can separate the classes.
+    warning: str | None = None
     id: str
     created_at: dt.datetime
     owner: str
@@ -51,7 +67,8 @@ class PredictionOut(BaseModel):
     p_malignant: float | None
     in_distribution: bool
     notes: list[str]
-    birads: Birads
+    birads: Birads | None  # None: no category (see warning)
+    assessment: AssessmentOut | None
     view_url: str
     heatmap_url: str | None
     heatmap_method: str | None
@@ -62,12 +79,18 @@ class PredictionOut(BaseModel):
 
 def to_out(row: Prediction) -> PredictionOut:
     base = f"/media/{row.uid}"
+    detail = row.assessment_detail
+    birads = None if row.birads_category == NO_CATEGORY else Birads(
+        category=row.birads_category, description=BIRADS_DESCRIPTIONS.get(row.birads_category, ""),
+        rule=row.birads_rule)
     return PredictionOut(
+        warning=(detail or {}).get("withheld"),
+        assessment=None if detail is None else AssessmentOut(earned=detail["category"] is not None, **{
+            k: detail[k] for k in AssessmentOut.model_fields if k != "earned"}),
         id=row.uid, created_at=row.created_at, owner=row.user.name, file_name=row.original_name,
         format=row.format, rows=row.rows, cols=row.cols, label=row.label, probabilities=row.probabilities,
         p_malignant=row.p_malignant, in_distribution=row.in_distribution, notes=row.notes,
-        birads=Birads(category=row.birads_category,
-                      description=BIRADS_DESCRIPTIONS.get(row.birads_category, ""), rule=row.birads_rule),
+        birads=birads,
         view_url=f"{base}/view.png", thumbnail_url=f"{base}/thumb.png",
         heatmap_url=f"{base}/heatmap.png" if row.has_heatmap else None,
         overlay_url=f"{base}/overlay.png" if row.has_heatmap else None,
@@ -109,14 +132,20 @@ def me(user: ApiUser) -> Me:
                         422: {"description": "corrupt or unreadable image"},
                         503: {"description": "no model loaded"}})
 def create_prediction(request: Request, file: Annotated[UploadFile, File()], user: ApiUser,
-                      db: DB):
+                      db: DB, prevalence: Annotated[float | None, Query(
+                          description="Malignant fraction of the population the image comes from; the BI-RADS "
+                                      "rule uses P(malignant) moved to it (default: the server's)")] = None):
     """Upload one mammogram (DICOM, PNG, JPEG, PGM, TIFF) and get the model's result."""
     ctx = get_ctx(request)
     try:
+        try:
+            prevalence = None if prevalence is None else check_prevalence(prevalence)
+        except ConfigError as exc:
+            raise UploadRejected(422, str(exc)) from None
         if file.size is not None and file.size > ctx.settings.max_upload_bytes:
             raise UploadRejected(413, too_large_message(file.filename or "upload", file.size,
                                                         ctx.settings.max_upload_bytes))
-        row = analyse_upload(ctx, db, request, user, file.filename, file.file.read())
+        row = analyse_upload(ctx, db, request, user, file.filename, file.file.read(), prevalence)
     except UploadRejected as rej:
         return JSONResponse({"detail": rej.message}, status_code=rej.status)
     return to_out(row)

@@ -49,7 +49,7 @@ def create_app(settings: WebSettings | None = None, predictor: Any = None) -> Fa
         csrf_signer=CookieSigner(secret, "mammokit-login-csrf", 3600),
         templates=Jinja2Templates(directory=str(TEMPLATES_DIR)),
         store=FileStore(settings.upload_dir, settings.derived_dir),
-        model=ModelService(settings.model_path, thresholds, predictor=predictor),
+        model=ModelService(settings.model_path, thresholds, predictor=predictor, prevalence=settings.prevalence),
     )
     app = FastAPI(
         title="mammokit",

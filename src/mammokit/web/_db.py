@@ -110,6 +110,14 @@ class Prediction(Base):
     heatmap_method: Mapped[str] = mapped_column(String(32), default="Grad-CAM")  # or "lesion model"
     model_identity: Mapped[str] = mapped_column(String(255), default="")
     user: Mapped[User] = relationship()
+    # In its own table so that databases made before it gain it from create_all (no column migration).
+    assessment: Mapped[Assessment | None] = relationship(back_populates="prediction", uselist=False,
+                                                         lazy="selectin")
+
+    @property
+    def assessment_detail(self) -> dict | None:
+        """birads.BiradsAssessment.as_dict() of this result; None for results stored before it existed."""
+        return json.loads(self.assessment.detail_json) if self.assessment is not None else None
 
     @property
     def probabilities(self) -> dict[str, float]:
@@ -118,6 +126,19 @@ class Prediction(Base):
     @property
     def notes(self) -> list[str]:
         return json.loads(self.notes_json or "[]")
+
+
+class Assessment(Base):
+    """How the BI-RADS suggestion of a prediction was made: withheld or not, P(malignant) at the training
+    and the deployment prevalence, and which the rule used (birads.BiradsAssessment as JSON)."""
+
+    __tablename__ = "birads_assessments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id", ondelete="CASCADE"), unique=True,
+                                               index=True)
+    earned: Mapped[bool] = mapped_column(Boolean)
+    detail_json: Mapped[str] = mapped_column(Text)
+    prediction: Mapped[Prediction] = relationship(back_populates="assessment")
 
 
 class AuditEvent(Base):

@@ -29,6 +29,11 @@ from ._uploads import UploadRejected, analyse_upload, too_large_message
 router = APIRouter(include_in_schema=False)
 
 
+def percent(x: float | None) -> str:
+    """0.00594 -> '0.59%', 0.1612 -> '16.1%' (three significant figures)."""
+    return "n/a" if x is None else f"{100 * x:.3g}%"
+
+
 class LoginRequired(Exception):
     """Raised by page dependencies; the app turns it into a redirect to /login."""
 
@@ -179,6 +184,7 @@ def result(uid: str, request: Request, ws: PageSession, db: DB):
                           title="Not found", message="There is no result with this address.")
     probs = sorted(row.probabilities.items(), key=lambda kv: -kv[1])
     return ctx.render(request, "result.html", user=ws.user, csrf_token=ws.csrf_token, p=row, probs=probs,
+                      a=row.assessment_detail, pct=percent,
                       birads_description=BIRADS_DESCRIPTIONS.get(row.birads_category, ""))
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import constants
+from ..birads import DEFAULT_DEPLOYMENT_PREVALENCE, check_prevalence
 from ..errors import ConfigError
 
 DATA_DIR_ENV = "MAMMOKIT_DATA_DIR"
@@ -35,6 +36,9 @@ class WebSettings:
     max_pixels: int = constants.DEFAULT_MAX_PIXELS
     secret_key: str | None = None  # None -> $MAMMOKIT_SECRET_KEY or data_dir/secret.key (created once)
     birads_thresholds: dict | None = None
+    # Malignant fraction of the population the app is used on; the BI-RADS rule applies to P(malignant)
+    # moved to it (see birads.DEFAULT_DEPLOYMENT_PREVALENCE for the default and its source).
+    prevalence: float = DEFAULT_DEPLOYMENT_PREVALENCE
     session_hours: float = 12.0
     # Failed logins allowed inside the window before further attempts are refused (HTTP 429).
     max_failures_per_account: int = 5
@@ -47,6 +51,7 @@ class WebSettings:
             raise ConfigError(f"max upload size must be positive, got {self.max_upload_bytes} bytes")
         if self.max_pixels <= 0:
             raise ConfigError(f"max pixels must be positive, got {self.max_pixels}")
+        self.prevalence = check_prevalence(self.prevalence)
 
     @property
     def database_url(self) -> str:

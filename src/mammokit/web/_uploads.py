@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session
 from ..errors import ImageReadError, MammokitError, ModelError
 from ..io import read_image_bytes, sniff_format
 from ._context import AppContext, audit
-from ._db import Prediction, User
+from ._db import Assessment, Prediction, User
 from ._security import patient_key
 from ._store import deidentify_dicom, display_name, sha256, thumbnail
+
+NO_CATEGORY = "none"  # predictions.birads_category when the model has not earned a category
 
 
 class UploadRejected(Exception):
@@ -36,8 +38,9 @@ def too_large_message(name: str, size: int, limit: int) -> str:
 
 
 def analyse_upload(ctx: AppContext, db: Session, request: Request, user: User,
-                   filename: str | None, data: bytes) -> Prediction:
-    """Validate, predict, store. Nothing is written until the image has been read and analysed."""
+                   filename: str | None, data: bytes, prevalence: float | None = None) -> Prediction:
+    """Validate, predict, store. Nothing is written until the image has been read and analysed.
+    ``prevalence``: deployment prevalence for this upload's BI-RADS rule (default: the server's)."""
     settings = ctx.settings
     shown = display_name(filename)
     try:
@@ -61,7 +64,7 @@ def analyse_upload(ctx: AppContext, db: Session, request: Request, user: User,
             scrub += _dicom_identifiers(data)
             shown = display_name(filename, scrub)
         try:
-            result = ctx.model.analyse(image)
+            result = ctx.model.analyse(image, prevalence)
         except ModelError as exc:
             raise UploadRejected(503, f"model unavailable: {exc}") from None
         except MammokitError as exc:
@@ -89,14 +92,16 @@ def analyse_upload(ctx: AppContext, db: Session, request: Request, user: User,
             label=result.label, probabilities_json=json.dumps(result.probabilities),
             p_malignant=result.p_malignant, in_distribution=result.in_distribution,
             notes_json=json.dumps([_scrub_text(n, scrub) for n in result.notes]),
-            birads_category=result.birads.category, birads_rule=result.birads.rule,
+            birads_category=result.birads.category or NO_CATEGORY, birads_rule=result.birads.rule,
             has_heatmap=result.heatmap is not None, heatmap_method=ctx.model.heatmap_method,
             model_identity=ctx.model.identity,
         )
+        row.assessment = Assessment(earned=result.birads.category is not None,
+                                    detail_json=json.dumps(result.birads.as_dict(), allow_nan=False))
         db.add(row)
         db.flush()
         audit(db, "prediction", request, user,
-              detail=f"{uid} {result.label} BI-RADS {result.birads.category} ({image.meta.format})")
+              detail=f"{uid} {result.label} {result.birads.label} ({image.meta.format})")
         db.commit()
     except BaseException:
         db.rollback()

@@ -9,6 +9,7 @@ from ._mias import MIAS_SIZE, find_mias_image, load_mias, mias_laterality, mias_
 from ._records import Lesion, Record, RecordTable
 from ._rsna import load_rsna
 from ._tasks import DATASET_TASKS, TaskData, check_task, missing_labels, task_labels, task_targets
+from ._vindr import load_vindr
 
 __all__ = [
     "DATASET_KINDS",
@@ -33,6 +34,7 @@ __all__ = [
     "load_manifest",
     "load_mias",
     "load_rsna",
+    "load_vindr",
     "mias_image_md5",
     "mias_laterality",
     "mias_patient",

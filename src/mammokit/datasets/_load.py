@@ -12,11 +12,13 @@ from ._manifest import load_manifest
 from ._mias import load_mias
 from ._records import Record
 from ._rsna import load_rsna
+from ._vindr import load_vindr
 
 # Public-dataset adapters: name -> loader(root). Each reads the dataset's own published layout.
 ADAPTERS: dict[str, Callable[[Path], list[Record]]] = {
     "cbis-ddsm": load_cbis_ddsm,
     "rsna": load_rsna,
+    "vindr-mammo": load_vindr,
 }
 DATASET_KINDS = ("mias", "folder", "manifest", *ADAPTERS)
 

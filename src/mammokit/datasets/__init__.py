@@ -2,6 +2,7 @@
 from ._cbis import load_cbis_ddsm
 from ._fetch import MIAS_URL, fetch_mias, mias_image_md5, official_md5s
 from ._folder import load_folder
+from ._inbreast import load_inbreast
 from ._labels import KNOWN_LABELS, LABEL_SETS, LABEL_SYNONYMS, NO_CANCER, birads_label, normalize_label
 from ._load import DATASET_KINDS, load_dataset
 from ._manifest import load_manifest
@@ -31,6 +32,7 @@ __all__ = [
     "load_cbis_ddsm",
     "load_dataset",
     "load_folder",
+    "load_inbreast",
     "load_manifest",
     "load_mias",
     "load_rsna",

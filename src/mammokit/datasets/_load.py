@@ -8,6 +8,7 @@ from ..constants import MIAS_ENV, default_mias_dir
 from ..errors import ConfigError, DatasetError
 from ._cbis import load_cbis_ddsm
 from ._folder import load_folder
+from ._inbreast import load_inbreast
 from ._manifest import load_manifest
 from ._mias import load_mias
 from ._records import Record
@@ -19,6 +20,7 @@ ADAPTERS: dict[str, Callable[[Path], list[Record]]] = {
     "cbis-ddsm": load_cbis_ddsm,
     "rsna": load_rsna,
     "vindr-mammo": load_vindr,
+    "inbreast": load_inbreast,
 }
 DATASET_KINDS = ("mias", "folder", "manifest", *ADAPTERS)
 

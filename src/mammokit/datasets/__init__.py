@@ -1,5 +1,6 @@
 """Data sets as one Record table: mini-MIAS, a folder per class, a CSV manifest."""
 from ._cbis import load_cbis_ddsm
+from ._cmmd import load_cmmd
 from ._fetch import MIAS_URL, fetch_mias, mias_image_md5, official_md5s
 from ._folder import load_folder
 from ._inbreast import load_inbreast
@@ -30,6 +31,7 @@ __all__ = [
     "fetch_mias",
     "find_mias_image",
     "load_cbis_ddsm",
+    "load_cmmd",
     "load_dataset",
     "load_folder",
     "load_inbreast",

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..constants import MIAS_ENV, default_mias_dir
 from ..errors import ConfigError, DatasetError
 from ._cbis import load_cbis_ddsm
+from ._cmmd import load_cmmd
 from ._folder import load_folder
 from ._inbreast import load_inbreast
 from ._manifest import load_manifest
@@ -21,6 +22,7 @@ ADAPTERS: dict[str, Callable[[Path], list[Record]]] = {
     "rsna": load_rsna,
     "vindr-mammo": load_vindr,
     "inbreast": load_inbreast,
+    "cmmd": load_cmmd,
 }
 DATASET_KINDS = ("mias", "folder", "manifest", *ADAPTERS)
 

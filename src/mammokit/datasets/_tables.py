@@ -33,6 +33,6 @@ def read_csv_rows(csv_path: Path, *, required: tuple[str, ...], delimiter: str =
         raise DatasetError(f"{csv_path}: not a readable CSV ({exc})") from None
 
 
-def cell_error(path: Path, line: int, column: str, problem: str) -> DatasetError:
-    """The one error format of every metadata table: file, line, column, then the problem."""
-    return DatasetError(f"{path}, line {line}, column {column!r}: {problem}")
+def cell_error(path: Path, line: int, column: str, problem: str, *, unit: str = "line") -> DatasetError:
+    """The one error format of every metadata table: file, line (or spreadsheet row), column, problem."""
+    return DatasetError(f"{path}, {unit} {line}, column {column!r}: {problem}")

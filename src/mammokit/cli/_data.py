@@ -34,11 +34,15 @@ def fetch(
 
 @data_app.command("info")
 def info(
-    dataset: Annotated[str, typer.Option("--dataset", help="mias, folder or manifest.")] = "mias",
+    dataset: Annotated[str, typer.Option(
+        "--dataset", help="mias, folder, manifest, or a public-dataset adapter: cbis-ddsm, rsna, vindr-mammo, "
+                          "inbreast, cmmd (docs/datasets.md).")] = "mias",
     data: Annotated[Path | None, typer.Option(
-        "--data", help="Data folder (mias, folder) or CSV (manifest). mias default: $MAMMOKIT_MIAS or ../shared.",
+        "--data", help="Data folder (mias, folder, adapters) or CSV (manifest). mias default: $MAMMOKIT_MIAS or "
+                       "../shared.",
     )] = None,
-    task: Annotated[str, typer.Option("--task", help="3class, normal_vs_abnormal or benign_vs_malignant.")] = "3class",
+    task: Annotated[str, typer.Option(
+        "--task", help="3class, normal_vs_abnormal, benign_vs_malignant or cancer_vs_no_cancer.")] = "3class",
 ) -> None:
     """Count images and patients per class for a data set and task."""
     from ..datasets import check_task, load_dataset, task_targets

@@ -1,4 +1,4 @@
-"""One entry point for every data-set kind: load_dataset("mias" | "folder" | "manifest", data)."""
+"""One entry point for every data-set kind: load_dataset("mias" | "folder" | "manifest" | an adapter, data)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -12,12 +12,12 @@ from ._folder import load_folder
 from ._inbreast import load_inbreast
 from ._manifest import load_manifest
 from ._mias import load_mias
-from ._records import Record
+from ._records import Record, RecordTable
 from ._rsna import load_rsna
 from ._vindr import load_vindr
 
 # Public-dataset adapters: name -> loader(root). Each reads the dataset's own published layout.
-ADAPTERS: dict[str, Callable[[Path], list[Record]]] = {
+ADAPTERS: dict[str, Callable[[Path], RecordTable]] = {
     "cbis-ddsm": load_cbis_ddsm,
     "rsna": load_rsna,
     "vindr-mammo": load_vindr,
@@ -25,13 +25,19 @@ ADAPTERS: dict[str, Callable[[Path], list[Record]]] = {
     "cmmd": load_cmmd,
 }
 DATASET_KINDS = ("mias", "folder", "manifest", *ADAPTERS)
+_ALIASES = {"cbis": "cbis-ddsm", "rsna-screening": "rsna", "vindr": "vindr-mammo", "mini-mias": "mias"}
 
 
-def load_dataset(name: str, data: str | Path | None = None, *, labels: Iterable[str] | None = None) -> list[Record]:
+def load_dataset(name: str, data: str | Path | None = None, *,
+                 labels: str | Iterable[str] | None = None) -> list[Record]:
     """Records for data set ``name``; ``data`` is its folder (mias, folder, an adapter) or CSV (manifest).
 
-    For mias, ``data=None`` looks in $MAMMOKIT_MIAS, then ../shared/data/mini-mias.
+    Names are case-insensitive (``CBIS_DDSM``, ``vindr`` work). For mias, ``data=None`` looks in
+    $MAMMOKIT_MIAS, then ../shared/data/mini-mias. ``labels`` (folder, manifest): a named label set
+    or a list; see ``load_folder``. Every loader returns a RecordTable that declares its labels.
     """
+    key = str(name).strip().lower().replace("_", "-")
+    name = _ALIASES.get(key, key)
     if name not in DATASET_KINDS:
         raise ConfigError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_KINDS)}")
     if name == "mias":

@@ -6,7 +6,11 @@ The CLI (``mammokit.cli``) and the web app (``mammokit.web``) are thin shells ov
 
 Research software, not a medical device.
 """
-from .errors import MammokitError
+from ._numerics import pin_math_libraries
+
+pin_math_libraries()  # before torch / MKL load: see _numerics.py
+
+from .errors import MammokitError  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["MammokitError", "__version__"]

@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 
 from . import __version__
+from ._numerics import numerics_report
 from .constants import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, RESEARCH_DISCLAIMER, TASKS
 from .errors import ConfigError, InputFileError
 
@@ -206,6 +207,7 @@ def build_metrics(cfg: dict, result, classes, *, n_images: int, n_patients: int,
         "features": feature_stats or {},
         "timing_s": timing,
         "git_commit": git_commit(),
+        "numerics": numerics_report(),
         "mammokit_version": __version__,
         "disclaimer": RESEARCH_DISCLAIMER,
     })

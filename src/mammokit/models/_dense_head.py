@@ -17,6 +17,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from .._numerics import TRAINING_THREADS
+
 HIDDEN = (128, 256, 128)  # the paper's layer widths
 DROPOUT = 0.5
 
@@ -33,7 +35,7 @@ def build_head(n_features: int, n_classes: int, hidden=HIDDEN, dropout: float = 
 
 
 @contextlib.contextmanager
-def _deterministic_torch(threads: int = 1):
+def _deterministic_torch(threads: int = TRAINING_THREADS):
     """Single-threaded, deterministic kernels for the duration of a fit; restores settings."""
     old_threads = torch.get_num_threads()
     old_det = torch.are_deterministic_algorithms_enabled()

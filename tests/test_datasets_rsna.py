@@ -43,6 +43,7 @@ def test_rsna_records_labels_and_groups(tmp_path):
     assert (first.id, first.patient, first.study, first.laterality, first.view) == ("1025/773597682", "1025", "1025",
                                                                                     "L", "CC")
     assert first.extra["birads"] == "0.0" and first.extra["difficult_negative_case"] == "False"
+    assert [r.breast for r in recs[:4]] == ["1025/L", "1025/L", "1025/R", "1025/R"] and first.exam == "1025"
     assert first.path == tmp_path / "train_images" / "1025" / "773597682.dcm" and first.path.resolve().is_file()
     cancer = task_targets(recs, "cancer_vs_no_cancer")
     assert cancer.y.tolist() == [1, 1, 0, 0, 0, 0, 0, 0]
@@ -100,6 +101,8 @@ def test_cli_data_info_and_load_dataset_errors(tmp_path, capsys):
     assert re.search(r"no_cancer\s*│\s*6\s*│\s*2", out) and re.search(r"cancer\s*│\s*2\s*│\s*1", out)
     with pytest.raises(ConfigError, match="dataset rsna needs a path"):
         load_dataset("rsna")
+    with pytest.raises(ConfigError, match="dataset rsna has its own label set"):
+        load_dataset("rsna", root, labels="cancer")
     with pytest.raises(ConfigError, match=r"unknown dataset 'ddsm'; choose one of mias, folder, manifest, cbis-ddsm, "
                                           r"rsna, vindr-mammo, inbreast, cmmd"):
         load_dataset("ddsm", root)

@@ -51,6 +51,8 @@ def load_dataset(name: str, data: str | Path | None = None, *,
     elif data is None:
         raise ConfigError(f"dataset {name} needs a path (--data)")
     elif name in ADAPTERS:
+        if labels is not None:  # an adapter's label set is the data set's own (docs/datasets.md)
+            raise ConfigError(f"dataset {name} has its own label set; labels= applies to folder and manifest")
         records = ADAPTERS[name](Path(data))
     elif name == "folder":
         records = load_folder(data, labels=labels)

@@ -26,7 +26,8 @@ def _config(tmp_path, **over):
         "name": "lesion-ci", "dataset": {"name": "mias", "ids": IDS},
         "features": {"cache_dir": str(tmp_path / "cache")},
         "model": {"type": "lesion", "sizes": [192, 256], "pca": 16, "aggregation": "auto", "negatives_per_image": 8,
-                  "hard_negatives_per_image": 2, "inner_folds": 2, "heatmap_figures": 2},
+                  "hard_negatives_per_image": 2, "inner_folds": 2, "heatmap_figures": 2,
+                  "hard_negative_rounds": 2, "intensity": "breast_percentiles"},  # as configs/mias-lesion.yaml
         "protocol": {"folds": 3, "repeats": 1}, "bootstrap": {"n": 20},
     }
     data.update(over)
@@ -74,6 +75,17 @@ def test_run_folder_contract(run_dir):
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     assert len(list((run_dir / "figures" / "heatmaps").glob("*.png"))) == 2
     assert (run_dir / "config.yaml").is_file()
+    # What the web app reads (bundle._evidence): per-task AUC with CI, and the near-constant check.
+    manifest = json.loads((run_dir / "bundle" / "manifest.json").read_text())
+    for d in (m, manifest):
+        assert set(d["discrimination"]) == {"3class", "normal_vs_abnormal", "benign_vs_malignant", "malignant_vs_rest"}
+        assert d["discrimination"]["normal_vs_abnormal"]["auc"] == m["tasks"]["normal_vs_abnormal"]["metrics"][
+            "macro_roc_auc"]["value"]
+        assert isinstance(d["near_constant"]["value"], bool) and d["near_constant"]["spread"] >= 0
+    spread = np.mean([probs[[i for i, r in enumerate(rows[1:]) if r.split(",")[3] == f] ].std(axis=0)
+                      for f in ("0", "1", "2")], axis=0).max()
+    assert m["near_constant"]["spread"] == pytest.approx(spread, abs=1e-4)
+    assert m["near_constant"]["value"] == (spread < m["near_constant"]["threshold"])
 
 
 def test_bundle_round_trip_and_predict_heatmap(run_dir, mias_png):

@@ -13,6 +13,8 @@ _WHERE = {
     "FeatureSet": "_extract", "embed_images": "_extract", "extract_features": "_extract",
     "resolve_preprocess": "_extract",
     "backbone_identity": "_identity",
+    "CellMaps": "_maps", "ScaleMap": "_maps", "cell_mask": "_maps", "check_sizes": "_maps",
+    "compute_cell_maps": "_maps", "maps_for_image": "_maps", "INTENSITY_MODES": "_maps", "check_intensity": "_maps",
     "OnnxEngine": "_onnx", "export_onnx": "_onnx", "onnx_model_path": "_onnx",
 }
 

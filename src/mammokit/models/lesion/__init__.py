@@ -6,6 +6,7 @@ heatmaps over the breast, and an image-level score aggregated from them.
     pred = load_lesion_bundle("runs/mias-lesion/bundle").predict("mdb001.png")
     pred.heatmap  # float [0, 1] over pred.view; pred.geometry.to_original(x, y) -> original pixels
 """
+from ...features import CellMaps, ScaleMap, cell_mask, check_sizes, compute_cell_maps, maps_for_image
 from ._aggregate import (
     AGGREGATIONS,
     IMAGE_FEATURES,
@@ -32,7 +33,6 @@ from ._heatmap import (
     peak_original,
     resize_grid,
 )
-from ._maps import CellMaps, ScaleMap, cell_mask, check_sizes, compute_cell_maps, maps_for_image
 from ._model import (
     Aggregator,
     CellModels,

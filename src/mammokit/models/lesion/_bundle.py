@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from ... import __version__
+from ..._json import strict_dumps
 from ...bundle._load import as_image, load_npz  # the same image input and npz reading as the head bundles
 from ...constants import MALIGNANT, RESEARCH_DISCLAIMER
 from ...errors import ModelError
+from ...features import CellMaps, ScaleMap, backbone_identity, maps_for_image
 from ...preprocess import Geometry
 from ._heatmap import heatmap_view, peak_original, resize_grid
-from ._maps import CellMaps, ScaleMap, maps_for_image
 from ._model import Aggregator, CellModels, LesionModel, LesionSettings
 
 try:  # the bundle package re-exports Prediction once its owner fills __init__
@@ -78,13 +79,15 @@ def _git_commit() -> str | None:
 
 
 def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, seed: int,
-                       metrics_summary: dict | None = None, trained_on: str = "") -> Path:
+                       metrics_summary: dict | None = None, trained_on: str = "",
+                       discrimination: dict | None = None, near_constant: dict | None = None) -> Path:
+    """``discrimination`` / ``near_constant``: measured on the cross-validation's out-of-fold predictions
+    (bundle._evidence); a bundle without them has not shown it can separate the classes."""
     if model.cells is None or model.aggregator is None:
         raise ModelError("lesion model: nothing to save (fit it first)")
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     s = model.settings
-    from ...features import load_backbone
 
     manifest = {
         "kind": "mammokit-bundle", "format": BUNDLE_FORMAT, "model_type": MODEL_TYPE,
@@ -95,9 +98,11 @@ def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, s
         "smooth_used": s.smooth if model.smooth_used is None else int(model.smooth_used),
         "selection": model.selection,
         "backbone": {"name": s.backbone, "weights": s.weights,
-                     "identity": {str(sz): load_backbone(s.backbone, s.weights, sz).identity for sz in s.sizes}},
-        "preprocess": {"sizes": list(s.sizes), "mode": "imagenet", "crop": True, "orient": True},
+                     "identity": {str(sz): backbone_identity(s.backbone, s.weights, sz) for sz in s.sizes}},
+        "preprocess": {"sizes": list(s.sizes), "mode": "imagenet", "crop": True, "orient": True,
+                       "intensity": s.intensity},
         "dataset": dataset, "seed": seed, "trained_on": trained_on, "metrics": metrics_summary or {},
+        "discrimination": discrimination, "near_constant": near_constant,
         "ood": {"mask_fraction_range": list(MASK_FRACTION_RANGE)},
         "heatmap": "P(lesion) of every feature-map cell (mean of the input sizes' logits), bilinear over the "
                    "largest input view; prediction.geometry maps view pixels to the original image",
@@ -109,7 +114,7 @@ def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, s
         for k in ("mean", "scale", "coef", "intercept"):
             arrays[f"{name}_{k}"] = getattr(agg, k)
     np.savez(out / "aggregator.npz", **arrays)
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    (out / "manifest.json").write_text(strict_dumps(manifest, indent=2, default=str, allow_nan=False))
     return out
 
 
@@ -149,11 +154,10 @@ class LesionPredictor:
     def _maps(self, image) -> tuple[CellMaps, np.ndarray]:
         s = self.model.settings
         sizes = self.model.sizes_used or s.sizes  # only the input sizes the model combines
-        scales, views = maps_for_image(image, backbone=s.backbone, weights=s.weights, sizes=sizes)
-        from ...features import load_backbone
-
+        scales, views = maps_for_image(image, backbone=s.backbone, weights=s.weights, sizes=sizes,
+                                       intensity=s.intensity)
         for sz in sizes:
-            ident = load_backbone(s.backbone, s.weights, sz).identity
+            ident = backbone_identity(s.backbone, s.weights, sz)
             want = self.manifest["backbone"]["identity"].get(str(sz))
             if want and ident != want:
                 raise ModelError(f"{self.path}: backbone weights differ from training (bundle {want}, loaded {ident})")

@@ -7,10 +7,10 @@ import numpy as np
 
 from ...constants import RESEARCH_DISCLAIMER
 from ...datasets import Record
+from ...features import CellMaps
 from ...io import read_image
 from ...preprocess import PreprocessConfig, preprocess
 from ._heatmap import cell_centre_model, heatmap_view, peak_cell
-from ._maps import CellMaps
 from ._patches import lesion_circles
 
 

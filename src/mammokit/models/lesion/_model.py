@@ -19,9 +19,9 @@ from sklearn.model_selection import StratifiedGroupKFold
 from ...constants import BASE_LABELS
 from ...datasets import Record
 from ...errors import ConfigError, DatasetError
+from ...features import CellMaps, check_intensity, check_sizes
 from ._aggregate import AGGREGATIONS, IMAGE_FEATURES, image_features
 from ._heatmap import combine_scales
-from ._maps import CellMaps, check_sizes
 from ._patches import NEGATIVE, training_cells
 
 BALANCES = ("none", "class_weight", "smote", "random_oversample")
@@ -36,7 +36,9 @@ class LesionSettings:
     C: float = 0.05  # inverse L2 strength of the cell classifiers
     balance: str = "class_weight"  # how the rare lesion cells are balanced: none | class_weight | smote | random_oversample
     negatives_per_image: int = 24
-    hard_negatives_per_image: int = 4  # top-scoring normal-tissue cells of each normal training image, second round
+    hard_negatives_per_image: int = 4  # top-scoring normal-tissue cells of each normal training image, per round
+    hard_negative_rounds: int = 1  # mining rounds: each refits on the negatives the previous round scored highest
+    intensity: str = "none"  # per-image intensity normalisation of the maps: none | breast_percentiles
     min_breast: float = 0.5
     margin_cells: float = 1.0
     top_k: int = 3
@@ -67,6 +69,9 @@ class LesionSettings:
             raise ConfigError(f"lesion.test_cells: {self.test_cells!r} is not refit or ensemble")
         if self.inner_folds < 2:
             raise ConfigError("lesion.inner_folds must be at least 2")
+        if self.hard_negative_rounds < 0:
+            raise ConfigError("lesion.hard_negative_rounds must be 0 or more")
+        check_intensity(self.intensity)
 
     @classmethod
     def from_dict(cls, d: dict | None) -> LesionSettings:
@@ -151,20 +156,23 @@ class CellModels:
                                                   seed=seed, basis=(bases or {}).get(size))
             fitted_bases[size] = basis
             X, y = cells.X, cells.y
-            if s.hard_negatives_per_image and normal_train:
+            taken = {i: set() for i in normal_train}
+            for _ in range(s.hard_negative_rounds if s.hard_negatives_per_image else 0):
                 hard = []
                 for i in normal_train:  # hard negatives: the normal tissue this round mistakes most for lesion
-                    cand = np.flatnonzero(grids[i].ravel() == NEGATIVE)
+                    cand = np.asarray([c for c in np.flatnonzero(grids[i].ravel() == NEGATIVE) if c not in taken[i]])
                     if not len(cand):
                         continue
-                    feats = maps[i].scales[size].cells()[cand]
-                    top = np.argsort(clf.score(feats))[::-1][: s.hard_negatives_per_image]
-                    hard.append(feats[top])
-                if hard:
-                    X = np.concatenate([X, *hard])
-                    y = np.concatenate([y, np.zeros(sum(len(h) for h in hard), y.dtype)])
-                    clf, _ = LinearCellClassifier.fit(X, y, n_components=s.pca, C=s.C, balance=s.balance, seed=seed,
-                                                      basis=basis)
+                    top = cand[np.argsort(maps[i].scales[size].scores(clf.w[:, None])[cand, 0])[::-1]
+                               [: s.hard_negatives_per_image]]
+                    taken[i].update(top.tolist())
+                    hard.append(maps[i].scales[size].cells(top))
+                if not hard:
+                    break
+                X = np.concatenate([X, *hard])
+                y = np.concatenate([y, np.zeros(sum(len(h) for h in hard), y.dtype)])
+                clf, _ = LinearCellClassifier.fit(X, y, n_components=s.pca, C=s.C, balance=s.balance, seed=seed,
+                                                  basis=basis)
             abn[size] = clf
             pos = cells.y == 1
             ym = cells.malignant[pos].astype(int)
@@ -175,24 +183,30 @@ class CellModels:
                 mal[size] = LinearCellClassifier(np.zeros(cells.X.shape[1], np.float32), 0.0)
         return cls(abn, mal, fitted_bases)
 
-    def grids(self, maps: Sequence[CellMaps], smooth: int = 0,
-              sizes: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def size_logits(self, maps: Sequence[CellMaps], sizes: Sequence[int] | None = None) -> dict:
+        """Per input size: (abnormal logits, malignant logits), each a list of (h, w) grids, one per image.
+        Computed once and combined for every candidate size set (``grids(..., per_size=...)``)."""
+        out = {}
+        for size in sorted(sizes or self.abnormal):
+            hw = maps[0].scales[size].grid
+            W = np.stack([self.abnormal[size].w, self.malignant[size].w], axis=1)  # (C, 2)
+            S = [mp.scales[size].scores(W) for mp in maps]
+            out[size] = ([sc[:, 0].reshape(hw) + self.abnormal[size].b for sc in S],
+                         [sc[:, 1].reshape(hw) + self.malignant[size].b for sc in S])
+        return out
+
+    def grids(self, maps: Sequence[CellMaps], smooth: int = 0, sizes: Sequence[int] | None = None,
+              per_size: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(abnormal logits, malignant logits, breast mask) on the finest grid, (N, h, w) each.
 
         ``smooth`` > 1: the abnormal logits are averaged over ``smooth`` x ``smooth`` cells of breast (a lesion
         spans neighbouring cells; an isolated bright cell is more often noise)."""
         use = sorted(sizes or self.abnormal)
+        per_size = per_size or self.size_logits(maps, use)
         finest = max(use)
-        shape = maps[0].scales[finest].features.shape[-2:]
-        per_a, per_m = [], []
-        for size in use:
-            hw = maps[0].scales[size].features.shape[-2:]
-            W = np.stack([self.abnormal[size].w, self.malignant[size].w], axis=1)  # (C, 2)
-            S = [mp.scales[size].cells() @ W for mp in maps]
-            per_a.append([sc[:, 0].reshape(hw) + self.abnormal[size].b for sc in S])
-            per_m.append([sc[:, 1].reshape(hw) + self.malignant[size].b for sc in S])
-        a = np.stack([combine_scales([g[n] for g in per_a], shape) for n in range(len(maps))])
-        m = np.stack([combine_scales([g[n] for g in per_m], shape) for n in range(len(maps))])
+        shape = maps[0].scales[finest].grid
+        a = np.stack([combine_scales([per_size[z][0][n] for z in use], shape) for n in range(len(maps))])
+        m = np.stack([combine_scales([per_size[z][1][n] for z in use], shape) for n in range(len(maps))])
         mask = np.stack([mp.scales[finest].mask for mp in maps])
         if smooth and smooth > 1:
             from scipy.ndimage import uniform_filter
@@ -414,8 +428,10 @@ class LesionModel:
         inner_models = []
         for tr, va in inner_splits:
             cm = CellModels.fit(records, maps, train[tr], s, seed, bases=self.cells.bases)
+            va_maps = [maps[i] for i in train[va]]
+            per_size = cm.size_logits(va_maps)
             for c, sm in combos:
-                a, m, k = cm.grids([maps[i] for i in train[va]], sm, c)
+                a, m, k = cm.grids(va_maps, sm, c, per_size)
                 oof[c, sm][0][va], oof[c, sm][1][va], oof[c, sm][2][va] = a, m, k
             inner_models.append(cm)
         if s.test_cells == "ensemble":
@@ -427,7 +443,8 @@ class LesionModel:
         for c, sm in combos:
             names, kind, auc = choose_features(*oof[c, sm], pairs, y, groups, s, seed)
             key = "+".join(map(str, c)) + (f"/smooth{sm}" if auto else "")
-            self.selection[key] = {"features": list(names), "aggregator": kind, "inner_auc": auc}
+            self.selection[key] = {"features": list(names), "aggregator": kind,
+                                   "inner_auc": float(auc) if np.isfinite(auc) else None}  # strict JSON: no NaN
             if best is None or auc > best[4] + 1e-9:
                 best = (c, sm, names, kind, auc)
         self.sizes_used, self.smooth_used, self.features_used, kind = best[0], best[1], tuple(best[2]), best[3]

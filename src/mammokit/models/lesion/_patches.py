@@ -17,7 +17,7 @@ import numpy as np
 from ...constants import MALIGNANT, NORMAL
 from ...datasets import Record
 from ...errors import DatasetError
-from ._maps import CellMaps, ScaleMap
+from ...features import CellMaps, ScaleMap
 
 POSITIVE, NEGATIVE, IGNORE = 1, 0, -1
 
@@ -109,7 +109,7 @@ def training_cells(records: Sequence[Record], maps: Sequence[CellMaps], train_in
         for rows, lab in ((pos, 1), (neg, 0)):
             if not len(rows):
                 continue
-            Xs.append(sm.cells()[rows[:, 0] * labels.shape[1] + rows[:, 1]])
+            Xs.append(sm.cells(rows[:, 0] * labels.shape[1] + rows[:, 1]))
             ys.append(np.full(len(rows), lab, np.int8))
             mal.append(malignant[rows[:, 0], rows[:, 1]] if lab else np.zeros(len(rows), bool))
             img.append(np.full(len(rows), i))

@@ -7,7 +7,6 @@ refitted on every image).
 from __future__ import annotations
 
 import copy
-import json
 import time
 from pathlib import Path
 
@@ -16,13 +15,15 @@ import yaml
 from threadpoolctl import threadpool_limits
 
 from ... import __version__
+from ..._json import strict_dumps
+from ...bundle._evidence import discrimination_from_summary, near_constant_from
 from ...constants import BASE_LABELS, RESEARCH_DISCLAIMER, TASKS
 from ...datasets import load_dataset
 from ...errors import ConfigError, DatasetError
 from ...experiment import parse_override  # the same --set key.sub=value syntax as the other configs
+from ...features import compute_cell_maps
 from ._bundle import _git_commit, save_lesion_bundle
 from ._cv import LesionCVResult, cross_validate
-from ._maps import compute_cell_maps
 from ._model import LesionModel, LesionSettings
 
 # The same top-level layout as the other experiment configs (mammokit.experiment), with the lesion
@@ -185,7 +186,8 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
     records = _records(cfg)
     t0 = time.perf_counter()
     maps, map_stats = compute_cell_maps(records, backbone=settings.backbone, weights=settings.weights,
-                                        sizes=settings.sizes, cache_dir=cfg["features"]["cache_dir"],
+                                        sizes=settings.sizes, intensity=settings.intensity,
+                                        cache_dir=cfg["features"]["cache_dir"],
                                         threads=cfg["features"]["threads"], progress=progress)
     t_features = time.perf_counter() - t0
     # Heatmap figures: the first abnormal test images with coordinates in repeat 0, plus one normal.
@@ -216,6 +218,12 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
     }
     loc = _localisation(res)
     headline["localisation_hit_rate"] = loc["hit_rate"]
+    # What the bundle has shown it can do, in the fields the web app reads (bundle._evidence): each task's
+    # pooled AUC with its patient-bootstrap CI, and whether the out-of-fold probabilities barely move.
+    discrimination = {t: discrimination_from_summary(tasks[t]["metrics"], t, TASKS[t])[t] for t in TASKS}
+    discrimination.update({k: v for k, v in discrimination_from_summary(tasks["3class"]["metrics"], "3class",
+                                                                        TASKS["3class"]).items() if k != "3class"})
+    near_constant = near_constant_from(P3, np.asarray(res.repeats) * 1000 + np.asarray(res.folds))
     from ...evaluate import calibration_report
 
     rows, yt, Pt = task_view(y3, P3, task)
@@ -245,6 +253,7 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
             "the image aggregator (on inner-fold, out-of-fold heatmaps) see the training patients only; test-image "
             "annotations are used only to score localisation."),
         "headline": headline, "tasks": tasks, "localisation": loc,
+        "discrimination": discrimination, "near_constant": near_constant,
         "ablation_fixed_aggregation_normal_vs_abnormal_auc": _fixed_aggregation_aucs(res),
         "leak_check": res.leak_check,
         "fits": res.fits,
@@ -256,8 +265,9 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
 
     save_lesion_bundle(out / "bundle", final, dataset={"name": cfg["dataset"]["name"],
                                                         "n_images": len(records)},
-                       seed=seed, metrics_summary=headline, trained_on=f"all {len(records)} images")
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+                       seed=seed, metrics_summary=headline, trained_on=f"all {len(records)} images",
+                       discrimination=discrimination, near_constant=near_constant)
+    (out / "metrics.json").write_text(strict_dumps(metrics, indent=2, default=_json_default, allow_nan=False))
     _write_predictions(out / "predictions.csv", res, task)
     return out
 

@@ -1,0 +1,146 @@
+"""Lesion-model feature maps, cold: PyTorch eager (the v1 path) vs ONNX Runtime (the default), side by side in
+one run (issue 12).
+
+Both runtimes compute ``features.compute_cell_maps`` for the SAME MIAS images at the configured input sizes
+(configs/mias-lesion.yaml: backbone, sizes, intensity, threads), each into an empty feature cache, alternating
+chunk by chunk so that load changes on a shared machine hit both alike. Engines are built (PyTorch backbones
+built, ONNX exports made or loaded) before the clock starts; their one-time cost is reported separately.
+Also reported: the largest difference between the two runtimes' float32 maps, per size, on one image.
+
+    python benchmarks/maps.py                      # 16 images (8 women), chunks of 4, config's threads
+    python benchmarks/maps.py --images 322         # all of MIAS (eager takes ~1 h on 2 busy cores)
+    python benchmarks/maps.py --quick              # smoke: 2 images at 256 + 320 px
+    python benchmarks/maps.py --out benchmarks/results/maps.json --update-docs
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, RESULTS, machine, save_results, table
+
+DOC = REPO / "docs" / "performance.md"
+CONFIG = REPO / "configs" / "mias-lesion.yaml"
+
+
+def _settings(args) -> dict:
+    from mammokit.experiment import load_config
+
+    cfg = load_config(CONFIG, [])
+    sizes = [256, 320] if args.quick else (args.sizes or cfg["model"]["sizes"])
+    return {"backbone": cfg["features"]["backbone"], "weights": cfg["features"]["weights"], "sizes": list(sizes),
+            "intensity": cfg["model"].get("intensity", "none"),
+            "threads": args.threads if args.threads is not None else cfg["features"]["threads"]}
+
+
+def _build(runtime: str, s: dict, cache: Path) -> float:
+    """Build (or load) the engines of every size; seconds taken (the one-time cost the cold rows exclude)."""
+    from mammokit.features import load_engine
+
+    t0 = time.perf_counter()
+    for size in s["sizes"]:
+        load_engine(s["backbone"], s["weights"], size, runtime, cache_dir=cache, threads=s["threads"])
+    return time.perf_counter() - t0
+
+
+def _parity(path: Path, s: dict, cache: Path) -> dict[int, float]:
+    from mammokit.features import maps_for_image
+    from mammokit.io import read_image
+
+    image = read_image(path)
+    kw = {"backbone": s["backbone"], "weights": s["weights"], "sizes": s["sizes"], "intensity": s["intensity"],
+          "threads": s["threads"], "cache_dir": cache, "dtype": np.float32}
+    a, _ = maps_for_image(image, runtime="torch", **kw)
+    b, _ = maps_for_image(image, runtime="onnx", **kw)
+    return {size: float(np.abs(a[size].features - b[size].features).max()) for size in s["sizes"]}
+
+
+def run(args) -> dict:
+    import torch
+
+    from mammokit.datasets import load_dataset
+    from mammokit.features import compute_cell_maps
+
+    s = _settings(args)
+    if s["threads"]:
+        torch.set_num_threads(int(s["threads"]))  # eager runs with the same thread count as the ONNX sessions
+    n = 2 if args.quick else args.images
+    records = load_dataset("mias", None)[:n]
+    info = machine()
+    print(f"{info['cpu']}, {info['cores']} cores, load {info['load_avg_1m']}; {s['backbone']} at {s['sizes']} px, "
+          f"intensity {s['intensity']}, {s['threads']} thread(s); {len(records)} images", flush=True)
+    with tempfile.TemporaryDirectory(prefix="maps-bench-") as tmp:
+        tmp = Path(tmp)
+        build = {rt: _build(rt, s, tmp) for rt in ("torch", "onnx")}
+        parity = _parity(Path(records[0].path), s, tmp)  # also warms both runtimes up, untimed
+        secs = {"torch": 0.0, "onnx": 0.0}
+        chunk = max(1, args.chunk)
+        for k, start in enumerate(range(0, len(records), chunk)):
+            part = records[start: start + chunk]
+            order = ("torch", "onnx") if k % 2 == 0 else ("onnx", "torch")
+            for rt in order:
+                _, st = compute_cell_maps(part, backbone=s["backbone"], weights=s["weights"], sizes=s["sizes"],
+                                          intensity=s["intensity"], threads=s["threads"], runtime=rt,
+                                          cache_dir=tmp / f"{rt}-{k}", progress=False)
+                assert st["computed"] == len(part), st
+                secs[rt] += st["seconds"]
+            print(f"  {start + len(part)}/{len(records)}: eager {secs['torch']:.1f} s, onnx {secs['onnx']:.1f} s",
+                  flush=True)
+    per = {rt: secs[rt] / len(records) for rt in secs}
+    row = {"images": len(records), "sizes": "+".join(map(str, s["sizes"])), "backbone": s["backbone"],
+           "threads": s["threads"], "eager_s": secs["torch"], "onnx_s": secs["onnx"],
+           "eager_s_per_img": per["torch"], "onnx_s_per_img": per["onnx"], "speedup": secs["torch"] / secs["onnx"],
+           "eager_322_est_min": per["torch"] * 322 / 60, "onnx_322_est_min": per["onnx"] * 322 / 60,
+           "build_eager_s": build["torch"], "build_onnx_s": build["onnx"],
+           "max_abs_diff": max(parity.values())}
+    return {"machine": info, "settings": s, "chunk": args.chunk, "result": row, "parity_by_size": parity}
+
+
+def markdown(payload: dict) -> str:
+    m, r = payload["machine"], payload["result"]
+    head = (f"Machine: {m['cpu']}, {m['cores']} cores; {m['date_utc']} UTC; commit {m['commit']}; load average at "
+            f"start {m['load_avg_1m']}; torch {m['torch']}, onnxruntime {m['onnxruntime']}. Cold = empty feature "
+            f"cache, engines already built; the two runtimes alternate in chunks of {payload['chunk']} images.")
+    cols = [("images", "images"), ("backbone", "backbone"), ("sizes", "px"), ("threads", "threads"),
+            ("eager_s", "eager s"), ("onnx_s", "ONNX s"), ("eager_s_per_img", "eager s/img"),
+            ("onnx_s_per_img", "ONNX s/img"), ("speedup", "eager / ONNX"),
+            ("eager_322_est_min", "eager, 322 images (est. min)"), ("onnx_322_est_min", "ONNX, 322 images (est. min)"),
+            ("build_eager_s", "build eager s"), ("build_onnx_s", "build/export ONNX s"),
+            ("max_abs_diff", "max abs diff")]
+    target = r["speedup"] >= 5
+    tail = (f"Cold maps, ONNX Runtime vs PyTorch eager: **{r['speedup']:.1f}x** faster (target >= 5x: "
+            f"{'met' if target else 'NOT met'}); largest |eager - ONNX| over every map value: {r['max_abs_diff']:.2g} "
+            f"(target <= 1e-4: {'met' if r['max_abs_diff'] <= 1e-4 else 'NOT met'}).")
+    return "\n\n".join([head, table([r], cols), tail])
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: 2 images at 256 + 320 px")
+    ap.add_argument("--images", type=int, default=16, help="first N MIAS images (both breasts of N/2 women)")
+    ap.add_argument("--chunk", type=int, default=4, help="images per alternation")
+    ap.add_argument("--sizes", type=int, nargs="*", default=None, help="override the configured sizes")
+    ap.add_argument("--threads", type=int, default=None, help="override the configured thread count")
+    ap.add_argument("--out", type=Path, default=None, help=f"write JSON + Markdown (e.g. {RESULTS / 'maps.json'})")
+    ap.add_argument("--update-docs", action="store_true", help="copy the table into docs/performance.md")
+    args = ap.parse_args(argv)
+    payload = run(args)
+    text = markdown(payload)
+    print("\n" + text)
+    save_results(args.out, payload, text)
+    if args.update_docs:
+        from update_docs import replace_section
+
+        DOC.write_text(replace_section(DOC.read_text(), "maps", text))
+        print(f"updated {DOC}")
+    return payload
+
+
+if __name__ == "__main__":
+    main()

@@ -55,8 +55,9 @@ def build_tree(root: Path, *, nbia: bool = False, swap_first: bool = False) -> P
             if nbia:  # the NBIA Data Retriever's descriptive folder names
                 link(v.path, tree / folder / "08-29-2017-DDSM-NA-74994" / "1.000000-full mammogram images-24515" / "1-1.dcm")
                 write_mask(v.path, tree / roi_folder / "08-29-2017-DDSM-NA-1" / "1.000000-ROI mask images-1" / "1-1.dcm", box)
-                write_mask(v.path, tree / roi_folder / "08-29-2017-DDSM-NA-1" / "1.000000-cropped images-2" / "1-1.dcm",
-                           box, crop=True)
+                crop_series = "1.000000-ROI mask images-1" if n == 0 else "1.000000-cropped images-2"
+                write_mask(v.path, tree / roi_folder / "08-29-2017-DDSM-NA-1" / crop_series / "1-2.dcm",
+                           box, crop=True)  # the first lesion's crop shares the mask's series
             else:
                 link(v.path, tree / image_rel)
                 write_mask(v.path, tree / mask_rel, box)
@@ -131,6 +132,8 @@ def test_nbia_retriever_layout(tmp_path):
     rec = next(r for r in recs if r.id == "Mass-Test_P_00820_LEFT_MLO")
     assert rec.path.name == "1-1.dcm" and "full mammogram images" in rec.path.parent.name
     assert rec.lesions[0].box == (800.0, 1400.0, 1100.0, 1750.0) and "ROI mask" in rec.lesions[0].mask.parent.name
+    first = next(r for r in recs if r.id == "Mass-Test_P_00173_RIGHT_CC").lesions[0]
+    assert first.mask.name == "1-1.dcm" and first.box == (1200.0, 2000.0, 1400.0, 2300.0)
 
 
 def _edit_mass_csv(src: Path, dst: Path, edit) -> Path:

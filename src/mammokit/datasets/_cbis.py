@@ -21,7 +21,8 @@ one Record per full mammogram (the first folder of ``image file path``) with one
 - Paths: the TCIA path as written (``Mass-Training_P_00001_LEFT_CC/<study uid>/<series uid>/000000.dcm``)
   under ``root`` or ``root/CBIS-DDSM``; the NBIA Data Retriever's newer layout renames the inner
   folders, so the DICOM is then found under the first folder (the full mammogram is its only
-  DICOM; for a mask, the series named "ROI mask images").
+  DICOM; for a mask, the series named "ROI mask images", and within it the file the size of
+  the mammogram).
 - ROI masks: each Lesion keeps its mask path; ``read_masks=True`` decodes every mask for the
   lesion box (Lesion.box, x, y, radius), checks it has the full image's size, and takes the
   cropped-image path instead where a row swaps the two (a known quirk of these CSVs).
@@ -107,7 +108,7 @@ def _add_row(images: dict, bases: list[Path], csv_path: Path, line: int, row: di
     view = need("image view").upper()
     written = need("image file path")
     key = Path(written.replace("\\", "/")).parts[0]
-    image_path = _resolve(bases, written, mask=False)
+    image_path = _resolve(bases, written)
     if image_path is None:
         raise cell_error(csv_path, line, "image file path", _not_found(bases, written))
     img = images.setdefault(key, {"path": image_path, "patient": patient, "laterality": laterality, "view": view,
@@ -121,7 +122,7 @@ def _add_row(images: dict, bases: list[Path], csv_path: Path, line: int, row: di
     if raw_path == "BENIGN_WITHOUT_CALLBACK" and without_callback == "exclude":
         return
     mask_written = need("ROI mask file path")
-    mask_path = _resolve(bases, mask_written, mask=True)
+    mask_path = _resolve(bases, mask_written, like=image_path)
     if mask_path is None:
         raise cell_error(csv_path, line, "ROI mask file path", _not_found(bases, mask_written))
     lesion_kw = {"kind": _KINDS.get(need("abnormality type").lower(), need("abnormality type").upper()),
@@ -139,11 +140,10 @@ def _add_row(images: dict, bases: list[Path], csv_path: Path, line: int, row: di
 
 def _read_mask(bases: list[Path], row: dict[str, str], mask_path: Path, image_path: Path):
     """(box, mask file): the ROI mask, or the cropped-image file where the row swaps the two."""
-    header = dicom_header(image_path)
-    shape = (int(header.Rows), int(header.Columns))
+    shape = _size(dicom_header(image_path))
     candidates = [mask_path]
     cropped = _cell(row, "cropped image file path")
-    other = _resolve(bases, cropped, mask=False) if cropped else None
+    other = _resolve(bases, cropped) if cropped else None
     if other is not None and other != mask_path:
         candidates.append(other)
     for cand in candidates:
@@ -159,7 +159,8 @@ def _not_found(bases: list[Path], written: str) -> str:
             f"(looked for that path and for the DICOM below {top}/)")
 
 
-def _resolve(bases: list[Path], written: str, *, mask: bool) -> Path | None:
+def _resolve(bases: list[Path], written: str, *, like: Path | None = None) -> Path | None:
+    """The file a CSV path names; ``like`` (the full mammogram) marks a mask path."""
     rel = Path(written.replace("\\", "/"))
     for base in bases:
         if (base / rel).is_file():
@@ -169,12 +170,19 @@ def _resolve(bases: list[Path], written: str, *, mask: bool) -> Path | None:
         if not top.is_dir():
             continue
         files = dicom_files(top)
-        if mask and len(files) > 1:
-            named = [f for f in files if "mask" in f.parent.name.lower()]
-            files = named or [f for f in files if "mask" in str(dicom_header(f).get("SeriesDescription", "")).lower()]
+        if like is not None and len(files) > 1:
+            files = [f for f in files if "mask" in f.parent.name.lower()] or [
+                f for f in files if "mask" in str(dicom_header(f).get("SeriesDescription", "")).lower()]
+        if like is not None and len(files) > 1:  # mask and crop in one series: the mask has the image's size
+            size = _size(dicom_header(like))
+            files = [f for f in files if _size(dicom_header(f)) == size]
         if len(files) == 1:
             return files[0]
     return None
+
+
+def _size(header) -> tuple[int, int]:
+    return int(header.get("Rows", 0) or 0), int(header.get("Columns", 0) or 0)
 
 
 def _record(key: str, img: dict) -> Record:

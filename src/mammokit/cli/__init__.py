@@ -10,12 +10,24 @@ import sys
 import click
 
 from ..errors import MammokitError
+
+# Registration side effects: each module adds its commands to the apps of ._app.
+from . import (  # noqa: F401
+    _compare,
+    _data,
+    _demo,
+    _features,
+    _model_card,
+    _predict,
+    _preview,
+    _report,
+    _run,
+    _serve,
+    _users,
+)
 from ._app import app, data_app, users_app
 
-# Registration side effects: each module adds its commands to the apps above.
-from . import _compare, _data, _demo, _features, _predict, _preview, _report, _run, _serve, _users  # noqa: E402,F401
-
-__all__ = ["app", "data_app", "users_app", "main"]
+__all__ = ["app", "data_app", "main", "users_app"]
 
 
 def main(argv: list[str] | None = None) -> None:

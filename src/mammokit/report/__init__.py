@@ -16,10 +16,12 @@ from ._comparison import (
 )
 from ._grid import framed_thumbnail, panel_colour
 from ._lesion import LESION_TASKS, is_lesion_run, lesion_task_rows, localisation_summary
+from ._model_card import CARD_SECTIONS, markdown_to_html, model_card_html, model_card_markdown
 from ._report import write_report
 from ._run_folder import RunFolder, load_run
 
 __all__ = [
+    "CARD_SECTIONS",
     "COMPARISON_METRICS",
     "LESION_TASKS",
     "RunFolder",
@@ -31,6 +33,9 @@ __all__ = [
     "lesion_task_rows",
     "load_run",
     "localisation_summary",
+    "markdown_to_html",
+    "model_card_html",
+    "model_card_markdown",
     "panel_colour",
     "task_comparison_rows",
     "task_comparison_table",

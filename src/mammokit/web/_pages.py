@@ -188,6 +188,24 @@ def result(uid: str, request: Request, ws: PageSession, db: DB):
                       birads_description=BIRADS_DESCRIPTIONS.get(row.birads_category, ""))
 
 
+@router.get("/model")
+def model_card(request: Request, ws: PageSession):
+    """The served bundle's model card (the same text as `mammokit model-card`)."""
+    from ..errors import MammokitError
+    from ..report import markdown_to_html, model_card_markdown
+
+    ctx = get_ctx(request)
+    try:
+        svc = ctx.model
+        text = model_card_markdown(svc.model_path or "model", prevalence=svc.prevalence,
+                                   thresholds=svc.thresholds, manifest=svc.manifest)
+    except MammokitError as exc:
+        return ctx.render(request, "error.html", status_code=503, user=ws.user, csrf_token=ws.csrf_token,
+                          title="No model card", message=f"No model is loaded: {exc}")
+    return ctx.render(request, "model.html", user=ws.user, csrf_token=ws.csrf_token,
+                      card=markdown_to_html(text), earned=svc.evidence.earned)
+
+
 @router.get("/history")
 def history(request: Request, ws: PageSession, db: DB):
     ctx = get_ctx(request)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import platform
 import statistics
@@ -10,6 +9,8 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from mammokit._json import strict_dumps
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -80,7 +81,7 @@ def table(rows: list[dict], columns: list[tuple[str, str]], title: str | None = 
 def write_json(path: Path, payload: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    tmp.write_text(strict_dumps(payload, indent=2, sort_keys=False) + "\n")
     os.replace(tmp, path)
     return path
 

@@ -12,7 +12,6 @@ or the largest RSS seen while polling. Prints a table and writes JSON (--out).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import socket
@@ -33,6 +32,7 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, table
 
+from mammokit._json import strict_dumps
 from mammokit.constants import default_mias_dir
 from mammokit.web import add_user, create_api_token, init_db
 
@@ -181,7 +181,7 @@ def main(argv=None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result["machine"] = {**result["machine"], **machine()}
-    args.out.write_text(json.dumps(result, indent=2))
+    args.out.write_text(strict_dumps(result, indent=2))
     args.out.with_suffix(".md").write_text(_markdown(result))
     print(f"model: {args.model}   image: 1024 x 1024 mini-MIAS PNG   server: {os.cpu_count()} CPUs")
     print(f"{'clients':>7} {'requests':>8} {'errors':>6} {'p50 s':>7} {'p95 s':>7} {'req/s':>6}")

@@ -10,7 +10,6 @@ then the report (figures + report.html) when mammokit.report is available.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import sys
 import time
@@ -20,6 +19,7 @@ import numpy as np
 import yaml
 
 from . import __version__
+from ._json import strict_dumps
 from ._numerics import numerics_report
 from .constants import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, RESEARCH_DISCLAIMER, TASKS
 from .errors import ConfigError, InputFileError
@@ -270,7 +270,7 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
                 trained_on=result.final_note, protocol=result.protocol,
                 discrimination=discrimination_from_summary(metrics["metrics"], cfg["task"], td.classes),
                 near_constant=near_constant_from(result.proba, result.repeats * 1000 + result.folds))
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=json_default))
+    (out / "metrics.json").write_text(strict_dumps(metrics, indent=2, default=json_default))
     if report:
         _write_report(out)
     return out

@@ -13,7 +13,6 @@ class prevalence its probabilities refer to (``prevalence``); see ``bundle._evid
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import subprocess
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from .. import __version__
+from .._json import strict_dumps
 from ..constants import REPO_ROOT, RESEARCH_DISCLAIMER
 from ..errors import ModelError
 from ..models import DenseHead
@@ -79,7 +79,7 @@ def save_bundle(path: str | Path, pipe: FittedPipeline, *, X_train: np.ndarray, 
         raise ModelError(f"bundles hold the dense head or the logistic baseline, not {type(pipe.model).__name__}")
     sc = pipe.scaler
     np.savez(out / "scaler.npz", mean=sc.mean_, scale=sc.scale_, var=sc.var_, n_samples_seen=sc.n_samples_seen_)
-    (out / "calibrator.json").write_text(json.dumps(pipe.calibrator.to_dict(), indent=2))
+    (out / "calibrator.json").write_text(strict_dumps(pipe.calibrator.to_dict(), indent=2))
     d = standardised_distance(sc.transform(np.asarray(X_train, dtype=np.float32)))
     manifest = {
         "format": BUNDLE_FORMAT,
@@ -112,7 +112,7 @@ def save_bundle(path: str | Path, pipe: FittedPipeline, *, X_train: np.ndarray, 
                 "train_max": float(d.max()), "threshold": float(max(OOD_FACTOR * np.quantile(d, 0.99), d.max())),
                 "mask_fraction_range": list(MASK_FRACTION_RANGE)},
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, allow_nan=False))
+    (out / "manifest.json").write_text(strict_dumps(manifest, indent=2, allow_nan=False))
     return out
 
 

@@ -1,13 +1,13 @@
 """CLI: `mammokit predict IMAGE... [--model BUNDLE] [--json] [--heatmap-dir DIR] [--prevalence P]`."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from .._json import strict_dumps
 from ..birads import DEFAULT_DEPLOYMENT_PREVALENCE
 from ..constants import DEFAULT_RUNS_DIR
 from ._app import app, data_app, users_app  # noqa: F401
@@ -104,7 +104,7 @@ def predict_cmd(
                                                            "rule": a.rule}
             d["assessment"] = a.as_dict()
             d["heatmap"] = str(heat_path) if heat_path else None
-            print(json.dumps(d, allow_nan=False))
+            print(strict_dumps(d, allow_nan=False))
             continue
         _print_text(path, pred, a, heat_path)
     if not as_json:

@@ -9,7 +9,6 @@ one ``protocols.run_protocol`` call with the same seed, and writes a small run f
 from __future__ import annotations
 
 import copy
-import json
 import platform
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .._json import strict_dumps
 from ..constants import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, RESEARCH_DISCLAIMER
 from ..errors import DatasetError
 from ._config import PROTOCOL_ORDER, validate_comparison
@@ -170,7 +170,7 @@ def run_comparison(config: dict, out_dir: str | Path | None = None, *, config_pa
             cell_dir = out / "cells" / f"{model_name}-{protocol}"
             cell_dir.mkdir(parents=True, exist_ok=True)
             (cell_dir / "config.yaml").write_text(yaml.safe_dump(cell_cfg, sort_keys=False))
-            (cell_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=json_default))
+            (cell_dir / "metrics.json").write_text(strict_dumps(metrics, indent=2, default=json_default))
             write_predictions(cell_dir / "predictions.csv", PredictionTable(
                 ids=result.ids, patients=result.patients, repeats=result.repeats, folds=result.folds,
                 synthetic=result.synthetic, paths=result.paths, y_true=result.y_true, proba=result.proba,
@@ -193,7 +193,7 @@ def run_comparison(config: dict, out_dir: str | Path | None = None, *, config_pa
     comparison = Comparison(cfg["name"], rows, out, provenance=prov, config=cfg)
     comparison.files.update(write_tables(comparison))
     comparison.files.update(write_charts(comparison))
-    (out / "comparison.json").write_text(json.dumps(
+    (out / "comparison.json").write_text(strict_dumps(
         {"name": cfg["name"], "task": cfg["task"], "classes": list(td.classes), "provenance": prov,
          "rows": rows, "cells": cells, "disclaimer": RESEARCH_DISCLAIMER},
         indent=2, default=json_default))

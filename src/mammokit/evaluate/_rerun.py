@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from .._json import strict_dumps
 from ..errors import InputFileError
 from ._predictions import read_predictions
 from ._summary import calibration_report, mean_of_repeats, per_repeat_metrics, summarize
@@ -53,5 +54,5 @@ def evaluate_run(run_dir: str | Path, *, n_boot: int | None = None, write: bool 
         method = (old.get("calibration") or {}).get("method", cfg.get("calibration", {}).get("method", "?"))
         metrics["calibration"] = calibration_report(table.y_true, table.proba_raw, table.proba, method)
     if write:
-        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        (run_dir / "metrics.json").write_text(strict_dumps(metrics, indent=2))
     return metrics

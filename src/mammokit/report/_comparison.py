@@ -1,12 +1,12 @@
 """write_comparison(run_dirs, out_dir): Module 1 vs Module 2 vs CV side by side (chart, page, JSON, Markdown)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from .._json import strict_dumps
 from ..constants import RESEARCH_DISCLAIMER
 from ..errors import InputFileError, MammokitError
 from ._figures import plain, save_figure
@@ -187,7 +187,7 @@ def write_comparison(run_dirs, out_dir: str | Path, title: str = "Module 1 vs Mo
     summary = {"title": title, "generated": generated, "metrics": list(COMPARISON_METRICS), "runs": rows}
     if tasks:  # only when a lesion run takes part, so other comparisons keep their old shape
         summary["image_level_tasks"] = tasks
-    write_text_atomic(out_dir / "comparison.json", json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out_dir / "comparison.json", strict_dumps(summary, indent=2) + "\n")
     write_text_atomic(out_dir / "comparison.md", f"# {title}\n\n{RESEARCH_DISCLAIMER}\n\n"
                       + comparison_markdown(rows)
                       + "\nValues are point estimates with 95% patient-bootstrap CIs in brackets."

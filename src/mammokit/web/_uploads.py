@@ -1,12 +1,12 @@
 """One upload -> validated image -> model -> stored files + database row. Shared by the page and the API."""
 from __future__ import annotations
 
-import json
 import secrets
 
 from fastapi import Request
 from sqlalchemy.orm import Session
 
+from .._json import strict_dumps
 from ..errors import ImageReadError, MammokitError, ModelError
 from ..io import read_image_bytes, sniff_format
 from ._context import AppContext, audit
@@ -89,15 +89,15 @@ def analyse_upload(ctx: AppContext, db: Session, request: Request, user: User,
             format=image.meta.format, rows=int(image.shape[0]), cols=int(image.shape[1]),
             patient_key=patient_key(ctx.secret, image.meta.patient_id),
             laterality=(image.meta.laterality or None), view=(image.meta.view or None),
-            label=result.label, probabilities_json=json.dumps(result.probabilities),
+            label=result.label, probabilities_json=strict_dumps(result.probabilities),
             p_malignant=result.p_malignant, in_distribution=result.in_distribution,
-            notes_json=json.dumps([_scrub_text(n, scrub) for n in result.notes]),
+            notes_json=strict_dumps([_scrub_text(n, scrub) for n in result.notes]),
             birads_category=result.birads.category or NO_CATEGORY, birads_rule=result.birads.rule,
             has_heatmap=result.heatmap is not None, heatmap_method=ctx.model.heatmap_method,
             model_identity=ctx.model.identity,
         )
         row.assessment = Assessment(earned=result.birads.category is not None,
-                                    detail_json=json.dumps(result.birads.as_dict(), allow_nan=False))
+                                    detail_json=strict_dumps(result.birads.as_dict(), allow_nan=False))
         db.add(row)
         db.flush()
         audit(db, "prediction", request, user,

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # pytest-xdist workers; 2 cores here.
 TEST_WORKERS ?= 2
 
-.PHONY: demo test install serve bench lint clean
+.PHONY: demo test test-deps install serve bench lint clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -22,7 +22,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/mammokit demo
 
-test: $(STAMP)
+## Chromium and the PostgreSQL binaries (apt-get as root, else the command to run); the tests start
+## their own throwaway PostgreSQL server.
+test-deps:
+	@bash scripts/test-deps.sh
+
+test: $(STAMP) test-deps
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 serve: $(STAMP)

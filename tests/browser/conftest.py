@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import threading
 import time
@@ -14,6 +15,7 @@ from mammokit.web import create_app
 from web.support import add_users, make_settings, shared_bundle
 
 OUTPUT_DIR_ENV = "MAMMOKIT_TEST_OUTPUT"
+CHROMIUM_ENV = "MAMMOKIT_CHROMIUM"  # optional: a Chromium binary other than Debian's on PATH
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
@@ -72,12 +74,20 @@ def live(tmp_path_factory, tiny_bundle):
     app.state.engine.dispose()
 
 
+def chromium_path() -> str:
+    """$MAMMOKIT_CHROMIUM, else Debian's chromium (or chromium-browser) on PATH; a missing one fails the test."""
+    found = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.fail("Chromium not found on PATH: `make test` installs it (apt-get install chromium), "
+                    f"or set ${CHROMIUM_ENV}", pytrace=False)
+    return found
+
+
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=os.environ.get("MAMMOKIT_CHROMIUM", "/usr/bin/chromium"),
-                              args=CHROMIUM_ARGS, headless=True)
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()

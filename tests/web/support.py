@@ -11,19 +11,13 @@ from sqlalchemy import create_engine, text
 
 from mammokit.web import WebSettings, add_user, init_db
 
-PG_DEFAULT = "postgresql+psycopg://mammokit:mammokit@127.0.0.1:5432/mammokit_test"
+PG_URL_ENV = "MAMMOKIT_TEST_PG_URL"  # optional: an existing server instead of the suite's own throwaway one
 PASSWORD = "correct horse battery"
 
 
-def pg_url() -> str:
-    """The test server's URL; never skipped: if the server is down the tests fail."""
-    return os.environ.get("MAMMOKIT_TEST_PG_URL") or PG_DEFAULT
-
-
 @contextmanager
-def pg_schema_url():
+def pg_schema_url(base: str):
     """A fresh PostgreSQL schema for one test, dropped afterwards; yields a URL whose search_path is it."""
-    base = pg_url()
     schema = "mk_test_" + uuid.uuid4().hex[:12]
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

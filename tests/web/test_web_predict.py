@@ -317,3 +317,21 @@ def test_unproven_model_gives_no_category(app_for, tiny_bundle, mias_png):
     assert body["birads"] is None and body["assessment"]["category"] is None
     assert body["assessment"]["rule_used"] == "none" and body["assessment"]["p_malignant_deployment"] < 0.02
     assert "none (model unproven)" in client.get("/history").text
+
+
+def test_upload_form_prevalence_and_model_warning(app_for, tiny_bundle, mias_png):
+    client, _settings = app_for(("alice", "clinician"))
+    login(client, "alice")
+    home = client.get("/").text
+    assert 'id="prevalence"' in home and "Lehman" in home and 'id="model-warning"' not in home
+    r = client.post("/upload", data={"csrf_token": page_csrf(client), "prevalence": "0.3"},
+                    files={"file": ("mdb003.png", mias_png(3).read_bytes())}, follow_redirects=False)
+    body = client.get(f"/api/predictions/{uid_of(r)}").json()
+    assert body["assessment"]["deployment_prevalence"] == 0.3
+    assert "at the deployment prevalence of 30% malignant" in client.get(f"/results/{uid_of(r)}").text
+    r = client.post("/upload", data={"csrf_token": page_csrf(client), "prevalence": "1.5"},
+                    files={"file": ("mdb003.png", mias_png(3).read_bytes())}, follow_redirects=False)
+    assert r.status_code == 422 and "prevalence &#39;1.5&#39; must be a fraction between 0 and 1" in r.text
+    unproven, _ = app_for(("bob", "clinician"), model_path=tiny_bundle)
+    login(unproven, "bob")
+    assert "This model has not shown it can separate the classes" in unproven.get("/").text

@@ -9,7 +9,8 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..birads import BIRADS_DESCRIPTIONS
+from ..birads import BIRADS_DESCRIPTIONS, PREVALENCE_SOURCE, check_prevalence
+from ..errors import ConfigError, MammokitError
 from ._context import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -147,31 +148,44 @@ def logout(request: Request, ws: PageSession, db: DB, csrf_token: FormText = "")
     return resp
 
 
+def _home_context(ctx: AppContext) -> dict:
+    """What the upload page shows about limits, the model and the prevalence."""
+    warning = None
+    if ctx.model.available:
+        try:
+            warning = ctx.model.evidence.warning
+        except MammokitError:
+            warning = None  # the upload itself reports a model that does not load
+    return {"max_upload_mb": ctx.settings.max_upload_bytes / 1024 / 1024, "model_ready": ctx.model.available,
+            "model_warning": warning, "prevalence": ctx.model.prevalence, "prevalence_source": PREVALENCE_SOURCE}
+
+
 @router.get("/")
 def home(request: Request, ws: PageSession):
     ctx = get_ctx(request)
-    return ctx.render(request, "home.html", user=ws.user, csrf_token=ws.csrf_token,
-                      max_upload_mb=ctx.settings.max_upload_bytes / 1024 / 1024,
-                      model_ready=ctx.model.available)
+    return ctx.render(request, "home.html", user=ws.user, csrf_token=ws.csrf_token, **_home_context(ctx))
 
 
 @router.post("/upload")
 def upload(request: Request, ws: PageSession, db: DB, file: Annotated[UploadFile | None, File()] = None,
-           csrf_token: FormText = ""):
+           csrf_token: FormText = "", prevalence: FormText = ""):
     ctx = get_ctx(request)
     check_csrf(ws, csrf_token)
     user = db.merge(ws.user)
     try:
+        try:
+            chosen = check_prevalence(prevalence) if prevalence.strip() else None
+        except ConfigError as exc:
+            raise UploadRejected(422, str(exc)) from None
         if file is None or not (file.filename or file.size):
             raise UploadRejected(400, "Choose an image file to upload.")
         if file.size is not None and file.size > ctx.settings.max_upload_bytes:
             raise UploadRejected(413, too_large_message(file.filename or "upload", file.size,
                                                         ctx.settings.max_upload_bytes))
-        row = analyse_upload(ctx, db, request, user, file.filename, file.file.read())
+        row = analyse_upload(ctx, db, request, user, file.filename, file.file.read(), chosen)
     except UploadRejected as rej:
         return ctx.render(request, "home.html", status_code=rej.status, user=user, csrf_token=ws.csrf_token,
-                          error=rej.message, max_upload_mb=ctx.settings.max_upload_bytes / 1024 / 1024,
-                          model_ready=ctx.model.available)
+                          error=rej.message, **_home_context(ctx))
     return RedirectResponse(f"/results/{row.uid}", status_code=303)
 
 
@@ -191,7 +205,6 @@ def result(uid: str, request: Request, ws: PageSession, db: DB):
 @router.get("/model")
 def model_card(request: Request, ws: PageSession):
     """The served bundle's model card (the same text as `mammokit model-card`)."""
-    from ..errors import MammokitError
     from ..report import markdown_to_html, model_card_markdown
 
     ctx = get_ctx(request)

@@ -39,9 +39,9 @@ def check_result(page) -> str:
     assert label in CLASSES
     probs = page.inner_text("#probabilities")
     assert all(c in probs for c in CLASSES) and probs.count("%") == 3
-    birads = page.inner_text("#birads")
-    assert birads.startswith("BI-RADS ")
-    assert "Model suggestion" in page.inner_text("#birads-rule") and "Rule applied" in page.inner_text("#birads-rule")
+    # the tiny bundle has not shown it can separate the classes: no category, said first (test_browser_birads)
+    assert "has not shown it can separate the classes" in page.inner_text("#no-category")
+    assert page.inner_text("#birads").startswith("none")
     assert "not a diagnosis" in page.inner_text("main")
     assert image_loaded(page, "#heatmap") and image_loaded(page, "#model-view")
     return label

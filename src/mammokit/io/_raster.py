@@ -1,5 +1,10 @@
 """PNG, JPEG and TIFF through Pillow (tifffile as a fallback for TIFF layouts Pillow cannot open).
 
+Grey 8/16-bit PNG and grey JPEG, the common mammogram exports, are decoded by OpenCV's ``imdecode``
+instead: faster, and the same samples as Pillow's (both use zlib / libjpeg-turbo; compared on real MIAS
+images in tests/test_preprocess_fast.py). Pillow still parses the header first, so the size and bomb
+checks are unchanged, and anything else (colour, palette, alpha, low bit depths, multi-frame) stays with Pillow.
+
 The file is opened lazily and its size checked against `max_pixels` before `load()`, so a
 decompression bomb is refused without allocating. Pillow's own global bomb limit is lifted only
 inside our open call (under a lock), because our check replaces it with a clear error message.
@@ -11,6 +16,7 @@ import threading
 import warnings
 from contextlib import contextmanager
 
+import cv2
 import numpy as np
 from PIL import Image as PILImage
 
@@ -65,6 +71,24 @@ def _pixels_from_pillow(im: PILImage.Image, name: str) -> tuple[np.ndarray, int]
     return to_unit(np.asarray(grey), 255), 8
 
 
+# (format, Pillow mode, Pillow raw mode) -> the sample type OpenCV must return for the same pixels
+_OPENCV_LAYOUTS = {("png", "L", "L"): np.uint8, ("png", "I;16", "I;16B"): np.uint16,
+                   ("png", "I", "I;16B"): np.uint16, ("jpeg", "L", "L"): np.uint8}
+
+
+def _opencv_samples(data: bytes, im: PILImage.Image, fmt: str) -> np.ndarray | None:
+    """The grey samples decoded by OpenCV, or None when the file's layout is not one it handles the same."""
+    args = im.tile[0][3] if len(im.tile) == 1 else None  # PNG: "L"; JPEG: ("L", "")
+    raw = args if isinstance(args, str) else (args[0] if args else None)
+    dtype = _OPENCV_LAYOUTS.get((fmt, im.mode, raw))
+    if dtype is None or "transparency" in im.info:
+        return None
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.dtype != dtype or arr.shape != (im.size[1], im.size[0]):
+        return None
+    return arr
+
+
 class _UseTifffile(Exception):
     """Pillow opened the TIFF but would lose precision; read it with tifffile instead."""
 
@@ -83,6 +107,12 @@ def _read_with_pillow(data: bytes, name: str, fmt: str, max_pixels: int) -> Imag
         width, height = im.size
         frames = getattr(im, "n_frames", 1)
         check_pixels(name, height, width, max_pixels)
+        samples = _opencv_samples(data, im, fmt) if frames == 1 and fmt in ("png", "jpeg") else None
+        if samples is not None:
+            bits = 16 if samples.dtype == np.uint16 else 8
+            pixels = to_unit(samples, 65535 if bits == 16 else 255)
+            return Image(pixels=pixels, meta=ImageMeta(path=name, format=fmt, bits_stored=bits,
+                                                       extra={"mode": im.mode, "decoder": "opencv"}))
         im.load()  # first frame only; Pillow's bomb check runs in open(), so no lifted limit needed here
         pixels, bits = _pixels_from_pillow(im, name)
         extra = {"mode": im.mode}

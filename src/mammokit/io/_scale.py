@@ -9,6 +9,5 @@ import numpy as np
 
 def to_unit(samples: np.ndarray, maxval: float) -> np.ndarray:
     """samples / maxval as float32 (division, not reciprocal multiply, so maxval maps to exactly 1.0)."""
-    out = samples.astype(np.float32)
-    out /= np.float32(maxval)
-    return out
+    # one pass: each sample is cast to float32 and divided, exactly as astype() then /= did in two
+    return np.divide(samples, np.float32(maxval), dtype=np.float32)

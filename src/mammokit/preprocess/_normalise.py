@@ -15,13 +15,18 @@ def normalise(grey01: np.ndarray, mode: str) -> np.ndarray:
     """
     if mode not in NORMALISATION_MODES:
         raise ConfigError(f"unknown normalisation mode {mode!r}; choose one of {', '.join(NORMALISATION_MODES)}")
-    rgb = np.repeat(grey01[None, :, :].astype(np.float32), 3, axis=0)
+    grey = grey01.astype(np.float32, copy=False)
+    out = np.empty((3, *grey.shape), np.float32)
+    # Channel by channel from the one grey plane, the same float32 operations as on a 3-channel copy.
     if mode == "caffe":
-        bgr = rgb[::-1] * 255.0
-        return (bgr - np.asarray(CAFFE_MEAN_BGR, np.float32)[:, None, None]).astype(np.float32)
-    mean = np.asarray(IMAGENET_MEAN_RGB, np.float32)[:, None, None]
-    std = np.asarray(IMAGENET_STD_RGB, np.float32)[:, None, None]
-    return ((rgb - mean) / std).astype(np.float32)
+        scaled = grey * np.float32(255.0)
+        for c, mean in enumerate(CAFFE_MEAN_BGR):
+            np.subtract(scaled, np.float32(mean), out=out[c])
+        return out
+    for c, (mean, std) in enumerate(zip(IMAGENET_MEAN_RGB, IMAGENET_STD_RGB)):
+        np.subtract(grey, np.float32(mean), out=out[c])
+        np.divide(out[c], np.float32(std), out=out[c])
+    return out
 
 
 def denormalise(tensor: np.ndarray, mode: str) -> np.ndarray:

@@ -11,6 +11,7 @@ import math
 from dataclasses import fields
 from pathlib import Path
 
+from .._json import strict_dumps
 from ..birads import (
     BIRADS_DESCRIPTIONS,
     DEFAULT_DEPLOYMENT_PREVALENCE,
@@ -110,7 +111,7 @@ def model_card_markdown(bundle: str | Path, *, prevalence: float = DEFAULT_DEPLO
                    + ", ".join(f"{c} {_pct(v)}" for c, v in prev.items()))
     pre = m.get("preprocess") or {}
     if pre:
-        out.append(f"- Preprocessing: {json.dumps(pre, sort_keys=True)}")
+        out.append(f"- Preprocessing: {strict_dumps(pre, sort_keys=True)}")
     out.append("")
 
     out += ["## Evaluation protocol", ""]

@@ -36,6 +36,7 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/throughput.py
 	$(PY) benchmarks/pipeline.py
+	$(PY) benchmarks/image_read.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

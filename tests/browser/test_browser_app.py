@@ -1,18 +1,14 @@
 """The web app in a real Chromium (Playwright): login, uploads, result, history, errors, 404s, logout."""
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 from mammograms import gen_cases
 
-from mammokit.constants import REPO_ROOT
 from web.support import PASSWORD
 
 pytestmark = pytest.mark.browser
 CLASSES = ("normal", "benign", "malignant")
-DOCS_SCREENSHOT_ENV = "MAMMOKIT_DOCS_SCREENSHOT"  # =1: also copy the result screenshot to docs/screenshots/
+DOCS_SCREENSHOT_ENV = "MAMMOKIT_DOCS_SCREENSHOT"  # =1: test_browser_birads also copies its screenshots to docs/
 
 
 def log_in(page, url, name, password=PASSWORD):
@@ -62,11 +58,7 @@ def test_clinician_session(live, browser, mias_png, screenshot_dir):
     upload(page, mias_png(28))
     check_result(page)
     assert "mdb028.png" in page.inner_text("h1")
-    shot = screenshot_dir / "result-mias-png.png"
-    page.screenshot(path=str(shot), full_page=True)
-    if os.environ.get(DOCS_SCREENSHOT_ENV) == "1":
-        (REPO_ROOT / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, REPO_ROOT / "docs" / "screenshots" / "result.png")
+    page.screenshot(path=str(screenshot_dir / "result-mias-png.png"), full_page=True)
     first_result = page.url
     # a real CBIS-DDSM DICOM (RLE-compressed, 16-bit, 4464 x 2848)
     page.goto(f"{url}/")

@@ -1,4 +1,4 @@
-"""Files on disk: uploads under content-hash names (DICOMs de-identified first) and derived PNGs."""
+"""Files on disk: uploads under content-hash names (DICOMs de-identified first, see _deid) and derived PNGs."""
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image as PILImage
 
-from ..errors import ImageReadError
-
 DERIVED_KINDS = ("view", "overlay", "heatmap", "thumb")
 _UID_RE = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
 _SUFFIX = {"dicom": ".dcm", "png": ".png", "jpeg": ".jpg", "tiff": ".tif", "pgm": ".pgm"}
@@ -21,36 +19,6 @@ THUMB_SIZE = 160
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def display_name(filename: str | None, scrub: tuple[str, ...] = ()) -> str:
-    """The client's file name for display only: base name, printable, short, identifiers removed."""
-    name = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable())[:120].strip() or "upload"
-    for text in scrub:
-        for part in {text, *re.split(r"[\^ ]+", text)}:
-            if len(part) >= 3:
-                name = re.sub(re.escape(part), "[removed]", name, flags=re.IGNORECASE)
-    return name
-
-
-def deidentify_dicom(data: bytes, name: str) -> bytes:
-    """The DICOM without patient module (group 0010), person names or private tags (pydicom)."""
-    import pydicom
-
-    try:
-        ds = pydicom.dcmread(io.BytesIO(data), force=True)
-
-        def drop(dataset, elem):
-            if elem.tag.group == 0x0010 or elem.VR == "PN" or elem.tag.is_private:
-                del dataset[elem.tag]
-
-        ds.walk(drop)
-        out = io.BytesIO()
-        ds.save_as(out)
-        return out.getvalue()
-    except Exception as exc:  # noqa: BLE001 - any pydicom failure means we cannot store it safely
-        raise ImageReadError(name, f"cannot remove patient details from this DICOM ({type(exc).__name__})") from None
 
 
 def _atomic_write(target: Path, data: bytes) -> None:

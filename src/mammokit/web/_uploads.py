@@ -2,28 +2,35 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 from fastapi import Request
 from sqlalchemy.orm import Session
 
 from .._json import strict_dumps
-from ..errors import ImageReadError, MammokitError, ModelError
-from ..io import read_image_bytes, sniff_format
+from ..errors import ImageReadError, InputFileError, MammokitError, ModelError
+from ..io import Image, read_image_bytes, sniff_format
+from ._analysis import Analysis
 from ._context import AppContext, audit
 from ._db import Assessment, Prediction, User
+from ._deid import deidentify_dicom
+from ._privacy import client_label, log, public_reason, stored_name
 from ._security import patient_key
-from ._store import deidentify_dicom, display_name, sha256, thumbnail
+from ._store import sha256, thumbnail
 
 NO_CATEGORY = "none"  # predictions.birads_category when the model has not earned a category
+UPLOAD_NAME = "upload"  # the name readers put in their messages: never the client's file name
 
 
 class UploadRejected(Exception):
-    """An upload the server refuses: `status` is the HTTP code, `message` one line for the user."""
+    """An upload the server refuses: `status` is the HTTP code, `message` one line for the user.
+    `reason` is that line without the client's file name: what the audit log keeps."""
 
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
-        self.message = message
+        self.reason = public_reason(message)
+        self.message = self.reason
 
 
 def _status_for(exc: MammokitError) -> int:
@@ -33,49 +40,94 @@ def _status_for(exc: MammokitError) -> int:
     return 422
 
 
-def too_large_message(name: str, size: int, limit: int) -> str:
-    return f"{name}: file is {size / 1e6:.1f} MB, over the upload limit of {limit / 1e6:.1f} MB"
+def too_large_message(name: str | None, size: int, limit: int) -> str:
+    return f"{client_label(name)}: file is {size / 1e6:.1f} MB, over the upload limit of {limit / 1e6:.1f} MB"
+
+
+@dataclass
+class PreparedUpload:
+    """An upload read, de-identified and analysed, with nothing written yet (see `store_upload`)."""
+
+    data: bytes
+    content: bytes  # what is stored (the de-identified DICOM, or the upload as sent)
+    image: Image
+    result: Analysis
+    shown: str
+    scrub: tuple[str, ...]
 
 
 def analyse_upload(ctx: AppContext, db: Session, request: Request, user: User,
                    filename: str | None, data: bytes, prevalence: float | None = None) -> Prediction:
-    """Validate, predict, store. Nothing is written until the image has been read and analysed.
-    ``prevalence``: deployment prevalence for this upload's BI-RADS rule (default: the server's)."""
+    """Validate, de-identify, predict, store. Nothing is written until the image has been read and analysed.
+    ``prevalence``: deployment prevalence for this upload's BI-RADS rule (default: the server's).
+    The client's file name is only echoed (shortened) in the message back to this client: the database,
+    the audit log and the server log get a name the server derives (`DICOM R CC`)."""
+    return store_upload(ctx, db, request, user, prepare_upload(ctx, db, request, user, filename, data, prevalence))
+
+
+def prepare_upload(ctx: AppContext, db: Session, request: Request, user: User, filename: str | None,
+                   data: bytes, prevalence: float | None = None, image: Image | None = None,
+                   pair: Image | None = None) -> PreparedUpload:
+    """Everything before the first write; a refusal is audited and raised as UploadRejected.
+    ``image``: already read from ``data`` (exam uploads read every file first); ``pair``: the other breast,
+    for a model that compares the two."""
     settings = ctx.settings
-    shown = display_name(filename)
+    label = client_label(filename)
     try:
         if len(data) > settings.max_upload_bytes:
-            raise UploadRejected(413, too_large_message(shown, len(data), settings.max_upload_bytes))
+            raise UploadRejected(413, too_large_message(None, len(data), settings.max_upload_bytes)
+                                 .split(": ", 1)[1])
         if not data:
-            raise UploadRejected(422, f"{shown}: empty file (0 bytes)")
+            raise UploadRejected(422, "empty file (0 bytes)")
         fmt = sniff_format(data)
         if fmt is None and data[:2] in (b"\x02\x00", b"\x08\x00"):  # preamble-less DICOM
             fmt = "dicom"
         if fmt is None:
-            raise UploadRejected(
-                415, f"{shown}: not a supported image (DICOM, PNG, JPEG, PGM or TIFF content expected)")
+            raise UploadRejected(415, "not a supported image (DICOM, PNG, JPEG, PGM or TIFF content expected)")
         try:
-            image = read_image_bytes(data, shown, max_pixels=settings.max_pixels,
-                                     max_bytes=settings.max_upload_bytes)
-        except MammokitError as exc:
-            raise UploadRejected(_status_for(exc), str(exc)) from None
+            if image is None:
+                image = read_image_bytes(data, UPLOAD_NAME, max_pixels=settings.max_pixels,
+                                         max_bytes=settings.max_upload_bytes)
+        except InputFileError as exc:
+            log.info("upload rejected, %s: %s", UPLOAD_NAME, exc.problem)  # the full reader text
+            raise UploadRejected(_status_for(exc), exc.problem) from None
         scrub = tuple(x for x in (image.meta.patient_id, image.meta.extra.get("patient_name")) if x)
+        content = data
         if image.meta.format == "dicom":
             scrub += _dicom_identifiers(data)
-            shown = display_name(filename, scrub)
+            try:  # before the model runs: a file that cannot be stored safely is refused (PS3.15 profile)
+                content = deidentify_dicom(data, ctx.secret, UPLOAD_NAME)
+            except InputFileError as exc:
+                raise UploadRejected(422, exc.problem) from None
+        shown = stored_name(image.meta.format, image.meta.laterality, image.meta.view)
         try:
-            result = ctx.model.analyse(image, prevalence)
+            result = ctx.model.analyse(image, prevalence, pair=pair)
         except ModelError as exc:
-            raise UploadRejected(503, f"model unavailable: {exc}") from None
+            log.error("model unavailable: %s", exc)
+            raise UploadRejected(503, "model unavailable: the server has no working model; "
+                                      "tell the administrator") from None
         except MammokitError as exc:
-            raise UploadRejected(422, f"{shown}: {exc}") from None
+            raise UploadRejected(422, str(exc)) from None
+        except Exception:  # noqa: BLE001 - hostile pixel content must give a 4xx, never a 500
+            log.exception("analysis failed for a %s upload", image.meta.format)
+            raise UploadRejected(422, "this image could not be analysed (unusual or damaged pixel data)") from None
     except UploadRejected as rej:
-        audit(db, "prediction_rejected", request, user, detail=rej.message)
+        log.info("upload rejected (%d) for user %s: %s", rej.status, user.name, rej.reason)
+        audit(db, "prediction_rejected", request, user, detail=rej.reason)
         db.commit()
+        rej.message = f"{label}: {rej.reason}"
         raise
+    return PreparedUpload(data, content, image, result, shown, scrub)
 
+
+def store_upload(ctx: AppContext, db: Session, request: Request, user: User, prepared: PreparedUpload,
+                 commit: bool = True) -> Prediction:
+    """Write a prepared upload: stored file, derived images, database rows. ``commit=False`` leaves the
+    transaction open for a caller that stores several (an exam); on any failure the derived images of
+    this upload are removed and the transaction is rolled back."""
+    data, content, image, result = prepared.data, prepared.content, prepared.image, prepared.result
+    shown, scrub = prepared.shown, prepared.scrub
     digest = sha256(data)
-    content = deidentify_dicom(data, shown) if image.meta.format == "dicom" else data
     stored = ctx.store.save_upload(content, digest, image.meta.format)
     uid = secrets.token_urlsafe(12)
     try:
@@ -102,7 +154,8 @@ def analyse_upload(ctx: AppContext, db: Session, request: Request, user: User,
         db.flush()
         audit(db, "prediction", request, user,
               detail=f"{uid} {result.label} {result.birads.label} ({image.meta.format})")
-        db.commit()
+        if commit:
+            db.commit()
     except BaseException:
         db.rollback()
         ctx.store.remove_derived(uid)

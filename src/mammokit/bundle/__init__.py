@@ -4,6 +4,7 @@
     predictor = load_bundle("runs/mias-cv/bundle")
     pred = predictor.predict("mdb001.png")   # pred.label, pred.probabilities (calibrated), pred.in_distribution
 """
+from ._batch import BatchSummary, assessment_of, predict_records, records_from_paths
 from ._evidence import (
     ModelEvidence,
     discrimination_from_summary,
@@ -15,6 +16,7 @@ from ._load import Predictor, evidence_of, load_bundle
 from ._prediction import Prediction
 from ._save import BUNDLE_FORMAT, git_commit, save_bundle, standardised_distance
 
-__all__ = ["BUNDLE_FORMAT", "ModelEvidence", "Prediction", "Predictor", "discrimination_from_summary",
-           "evidence_of", "git_commit", "load_bundle", "model_evidence", "near_constant_from", "prevalence_block", "save_bundle",
+__all__ = ["BUNDLE_FORMAT", "BatchSummary", "ModelEvidence", "Prediction", "Predictor", "assessment_of",
+           "discrimination_from_summary", "evidence_of", "git_commit", "load_bundle", "model_evidence",
+           "near_constant_from", "predict_records", "prevalence_block", "records_from_paths", "save_bundle",
            "standardised_distance"]

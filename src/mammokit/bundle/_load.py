@@ -176,39 +176,53 @@ class Predictor:
         image, source = as_image(image_or_path)
         pre = preprocess(image, self.preprocess_config)
         feats = self.features_of(pre.tensor)
-        raw = self.pipeline.proba_raw(feats)[0]
-        proba = self.pipeline.calibrator.transform(raw[None])[0]
-        probs = {c: float(p) for c, p in zip(self.classes, proba)}
-        k = int(np.argmax(proba))
-        notes: list[str] = []
-        ood = self.manifest.get("ood", {})
-        lo, hi = ood.get("mask_fraction_range", (0.0, 1.0))
-        looks_like = lo <= pre.mask_fraction <= hi
-        if not looks_like:
-            notes.append(f"breast mask covers {pre.mask_fraction:.0%} of the image (expected {lo:.0%}-{hi:.0%}): "
-                         "this may not be a mammogram")
-        dist = float(standardised_distance(self.pipeline.scaler.transform(feats))[0])
-        near = dist <= ood.get("threshold", np.inf)
-        if not near:
-            notes.append(f"features are far from the training images (distance {dist:.2f} > "
-                         f"{ood['threshold']:.2f}): the probabilities may be meaningless")
-        heat = None
+        pred = self.predictions_from_features(feats, [pre.mask_fraction], [source], [pre.view])[0]
         if heatmap:
+            k = self.classes.index(pred.label)
             try:
                 from ..explain import gradcam_heatmap
             except ImportError:
-                notes.append("heatmap unavailable: mammokit.explain is not installed")
+                pred.notes.append("heatmap unavailable: mammokit.explain is not installed")
             else:
                 try:
-                    heat = gradcam_heatmap(self.torch_model(), torch.from_numpy(pre.tensor[None]), k, self.target_layer)
+                    pred.heatmap = gradcam_heatmap(self.torch_model(), torch.from_numpy(pre.tensor[None]), k,
+                                                   self.target_layer)
                 except MammokitError as exc:
-                    notes.append(f"heatmap unavailable: {exc}")
-        return Prediction(
-            label=self.classes[k], classes=self.classes, probabilities=probs,
-            p_malignant=probs.get(MALIGNANT), view=pre.view, heatmap=heat,
-            in_distribution=bool(looks_like and near), notes=notes,
-            raw_probabilities={c: float(p) for c, p in zip(self.classes, raw)}, source=source,
-        )
+                    pred.notes.append(f"heatmap unavailable: {exc}")
+        return pred
+
+    def predictions_from_features(self, feats: np.ndarray, mask_fractions, sources, views=None) -> list[Prediction]:
+        """Predictions for pooled feature rows (n, d) of preprocessed images: calibrated probabilities and the
+        out-of-distribution checks (breast-mask share, distance from the training features); no heatmaps.
+        The one place both ``predict`` and the batch path (bundle/_batch.py) turn features into answers."""
+        feats = np.atleast_2d(np.asarray(feats, dtype=np.float32))
+        raw = self.pipeline.proba_raw(feats)
+        proba = self.pipeline.calibrator.transform(raw)
+        dists = standardised_distance(self.pipeline.scaler.transform(feats))
+        ood = self.manifest.get("ood", {})
+        lo, hi = ood.get("mask_fraction_range", (0.0, 1.0))
+        out = []
+        for i in range(len(feats)):
+            probs = {c: float(p) for c, p in zip(self.classes, proba[i])}
+            k = int(np.argmax(proba[i]))
+            notes: list[str] = []
+            frac = float(mask_fractions[i])
+            looks_like = lo <= frac <= hi
+            if not looks_like:
+                notes.append(f"breast mask covers {frac:.0%} of the image (expected {lo:.0%}-{hi:.0%}): "
+                             "this may not be a mammogram")
+            dist = float(dists[i])
+            near = dist <= ood.get("threshold", np.inf)
+            if not near:
+                notes.append(f"features are far from the training images (distance {dist:.2f} > "
+                             f"{ood['threshold']:.2f}): the probabilities may be meaningless")
+            out.append(Prediction(
+                label=self.classes[k], classes=self.classes, probabilities=probs,
+                p_malignant=probs.get(MALIGNANT), view=None if views is None else views[i], heatmap=None,
+                in_distribution=bool(looks_like and near), notes=notes,
+                raw_probabilities={c: float(p) for c, p in zip(self.classes, raw[i])}, source=str(sources[i]),
+            ))
+        return out
 
 
 def evidence_of(predictor) -> ModelEvidence:

@@ -16,13 +16,11 @@ DEFAULT_BUNDLE = DEFAULT_RUNS_DIR / "mias-cv" / "bundle"
 
 
 def _assessment(pred, evidence, prevalence: float):
-    """The BI-RADS assessment (category withheld when the model has not earned one)."""
-    from ..birads import assess
+    """The BI-RADS assessment (category withheld when the model has not earned one); the same function
+    fills the batch CSV's columns."""
+    from ..bundle import assessment_of
 
-    return assess(pred.probabilities, earned=evidence.earned, warning=evidence.warning,
-                  training_prevalence=evidence.training_prevalence, deployment_prevalence=prevalence,
-                  assessable=pred.in_distribution,
-                  reason=None if pred.in_distribution else "; ".join(pred.notes) or None)
+    return assessment_of(pred, evidence, prevalence)
 
 
 def _save_heatmap(pred, out_dir: Path, stem: str) -> Path | None:
@@ -65,7 +63,8 @@ def _print_text(path: Path, pred, a, heat_path: Path | None) -> None:
 
 @app.command("predict")
 def predict_cmd(
-    images: Annotated[list[Path], typer.Argument(help="image files (DICOM, PGM, PNG, JPEG, TIFF)")],
+    images: Annotated[list[Path] | None, typer.Argument(
+        help="image files (DICOM, PGM, PNG, JPEG, TIFF); with --out also folders or a manifest .csv")] = None,
     model: Annotated[Path, typer.Option("--model", help="model bundle folder written by `mammokit run`")] = (
         DEFAULT_BUNDLE),
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object per image instead of text")] = False,
@@ -74,6 +73,16 @@ def predict_cmd(
         "--prevalence", help="malignant fraction of the population the images come from; the BI-RADS rule uses "
                              "P(malignant) moved to it (default: screening, BCSC; see docs/web.md)")] = (
         DEFAULT_DEPLOYMENT_PREVALENCE),
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="batch mode: write one CSV with a row per image and per breast (resumes if interrupted)")] = None,
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", help="batch mode: a data set to predict (cbis-ddsm, rsna, vindr-mammo, inbreast, cmmd, mias, "
+                          "folder, manifest) with --data")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="the data set's folder or manifest")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="batch mode: images per engine call")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="batch mode: model intra-op threads")] = None,
+    cache: Annotated[Path | None, typer.Option("--cache", help="batch mode: cache folder for the ONNX export")] = None,
+    restart: Annotated[bool, typer.Option("--restart", help="batch mode: start --out again instead of resuming")] = False,
 ) -> None:
     """Classify images with a trained bundle: class, calibrated probabilities, suggested BI-RADS (only from a
     model that has shown it can separate the classes)."""
@@ -87,6 +96,18 @@ def predict_cmd(
     evidence = evidence_of(predictor)
     if not evidence.earned:
         print(f"mammokit: WARNING: {evidence.warning}", file=sys.stderr)
+    if out is not None or dataset is not None:  # batch mode (bundle/_batch.py)
+        from ._predict_batch import batch_records, run_batch
+
+        if out is None:
+            raise typer.BadParameter("--dataset needs --out FILE.csv (batch predictions go to a file)")
+        records = batch_records(images, dataset, data)
+        if run_batch(predictor, records, out, prevalence=prevalence, batch_size=batch_size, threads=threads,
+                     cache=cache, restart=restart):
+            raise typer.Exit(code=2)
+        return
+    if not images:
+        raise typer.BadParameter("give at least one image (or --out FILE.csv with folders, a manifest or --dataset)")
     failures = 0
     for path in images:
         try:

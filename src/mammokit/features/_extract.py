@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from ._cache import FeatureCache, cache_key, file_sha256
 from ._defaults import DEFAULT_BATCH_SIZE, DEFAULT_DECODE_THREAD, DEFAULT_RUNTIME, DEFAULT_THREADS
 from ._engine import check_runtime, feature_maps, load_backbone, load_engine
 from ._identity import backbone_identity
+from ._prefetch import prefetched
 
 
 @dataclass
@@ -103,18 +103,17 @@ def extract_features(
         bar = tqdm(total=len(items), initial=hits, desc=f"features {backbone}", unit="img", disable=not progress)
         # One helper thread decodes and preprocesses the next images while the backbone runs
         # (or none: decode_thread=False, measured side by side in benchmarks/pipeline.py).
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            loader = pool.map if decode_thread else map
-            tensors = loader(lambda i: _load(items[i][1], cfg), misses)
-            for start in range(0, len(misses), batch_size):
-                chunk = misses[start : start + batch_size]
-                batch = np.stack([next(tensors) for _ in chunk])
-                maps = feature_maps(engine, batch, tta)
-                feats = maps.astype(np.float32) if spatial else maps.mean(axis=(2, 3)).astype(np.float32)
-                for i, f in zip(chunk, feats):
-                    cache.put(keys[i], f)
-                    out[i] = f
-                bar.update(len(chunk))
+        tensors = prefetched(lambda i: _load(items[i][1], cfg), misses, ahead=2 * batch_size, thread=decode_thread)
+        for start in range(0, len(misses), batch_size):
+            chunk = misses[start : start + batch_size]
+            batch = np.stack([next(tensors) for _ in chunk])
+            maps = feature_maps(engine, batch, tta)
+            feats = maps.astype(np.float32) if spatial else maps.mean(axis=(2, 3)).astype(np.float32)
+            for i, f in zip(chunk, feats):
+                cache.put(keys[i], f)
+                out[i] = f
+            bar.update(len(chunk))
+        tensors.close()
         bar.close()
     seconds = time.perf_counter() - t0
     X = np.stack(out) if out else np.zeros((0, load_backbone(backbone, weights, cfg.size).feature_dim), np.float32)

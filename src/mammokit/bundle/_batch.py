@@ -1,0 +1,330 @@
+"""Batch prediction at engine speed: many images -> one CSV, a row per image and a row per breast.
+
+The whole-image bundle runs through the same engine as ``mammokit features`` (``features.load_engine``,
+ONNX Runtime by default, batches of ``batch_size``, one helper thread decoding and preprocessing ahead);
+the head, calibration and out-of-distribution checks then run on the whole batch at once
+(``Predictor.predictions_from_features``). The lesion bundle has its own multi-scale maps per image and runs
+image by image (``LesionPredictor.predict``) with the same decode thread.
+
+Resuming: image rows are appended and flushed batch by batch, so after an interruption the rows already in
+the file are kept and only the remaining images are computed (images that failed are tried again). Breast
+rows are written last, from every image row of the breast. A sidecar ``<out>.run.json`` records the bundle
+and prevalence, and a run with other settings refuses to append to the file.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .._json import strict_dumps
+from ..birads import DEFAULT_DEPLOYMENT_PREVALENCE, BiradsAssessment, assess
+from ..constants import IMAGE_SUFFIXES, MALIGNANT
+from ..datasets import Record
+from ..errors import ConfigError, MammokitError
+from ._evidence import ModelEvidence
+from ._prediction import Prediction
+
+BATCH_FORMAT = "mammokit-batch-predictions/1"
+_FIXED_COLUMNS = ("level", "id", "path", "patient", "study", "breast", "laterality", "view", "images", "label")
+_TAIL_COLUMNS = ("p_malignant_max", "p_malignant_deployment", "birads", "birads_description", "birads_withheld",
+                 "in_distribution", "notes", "error")
+
+
+def assessment_of(pred: Prediction, evidence: ModelEvidence, prevalence: float) -> BiradsAssessment:
+    """The BI-RADS assessment of one prediction: the category is withheld when the model has not earned one,
+    and an out-of-distribution image is not assessable (its notes say why)."""
+    return assess(pred.probabilities, earned=evidence.earned, warning=evidence.warning,
+                  training_prevalence=evidence.training_prevalence, deployment_prevalence=prevalence,
+                  assessable=pred.in_distribution,
+                  reason=None if pred.in_distribution else "; ".join(pred.notes) or None)
+
+
+# -- inputs ---------------------------------------------------------------------------------------------
+def records_from_paths(paths: Sequence[str | Path]) -> list[Record]:
+    """Records for image files and folders (every image file below a folder, by suffix, sorted).
+
+    Ids are unique: a file's path as given, or for a folder the path relative to it without the suffix.
+    Patient, study and side are unknown, so these images get no breast rows."""
+    out: list[Record] = []
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            if not files:
+                raise ConfigError(f"{p}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
+            out += [Record(id=f.relative_to(p).with_suffix("").as_posix(), path=f, label="",
+                           patient=f.relative_to(p).with_suffix("").as_posix()) for f in files]
+        else:
+            out.append(Record(id=str(p), path=p, label="", patient=str(p)))
+    seen: set[str] = set()
+    for r in out:
+        if r.id in seen:
+            raise ConfigError(f"{r.path}: image id {r.id!r} given twice")
+        seen.add(r.id)
+    return out
+
+
+# -- the two kinds of bundle ----------------------------------------------------------------------------
+class _WholeImageScorer:
+    """Preprocess on the decode thread; backbone in batches on the features engine; head on the batch."""
+
+    def __init__(self, predictor, *, runtime: str, cache_dir, threads: int | None):
+        from ..features import backbone_identity, load_engine
+
+        b = predictor.manifest["backbone"]
+        self.cfg = predictor.preprocess_config
+        ident = backbone_identity(b["name"], b.get("weights"), self.cfg.size)
+        if ident != b["identity"]:
+            raise MammokitError(f"{predictor.path}: backbone weights differ from the ones the model was trained on "
+                                f"(bundle {b['identity']}, found {ident})")
+        self.tta = bool(b.get("tta", False))
+        self.engine = load_engine(b["name"], b.get("weights"), self.cfg.size, runtime, cache_dir=cache_dir,
+                                  threads=threads)
+        self.predictor = predictor
+
+    def load(self, path: Path):
+        from ..io import read_image
+        from ..preprocess import preprocess
+
+        pre = preprocess(read_image(path), self.cfg)
+        return pre.tensor, pre.mask_fraction
+
+    def score(self, loaded: list, sources: list[str]) -> list[Prediction]:
+        from ..features import feature_maps
+
+        batch = np.stack([t for t, _ in loaded])
+        feats = feature_maps(self.engine, batch, self.tta).mean(axis=(2, 3)).astype(np.float32)
+        return self.predictor.predictions_from_features(feats, [f for _, f in loaded], sources)
+
+
+class _LesionScorer:
+    """The lesion bundle: decode on the helper thread, then its own multi-scale maps image by image."""
+
+    def __init__(self, predictor):
+        self.predictor = predictor
+
+    def load(self, path: Path):
+        from ..io import read_image
+
+        return read_image(path)
+
+    def score(self, loaded: list, sources: list[str]) -> list[Prediction]:
+        preds = []
+        for image, source in zip(loaded, sources):
+            pred = self.predictor.predict(image, heatmap=False)
+            pred.source = source
+            preds.append(pred)
+        return preds
+
+
+# -- rows -----------------------------------------------------------------------------------------------
+def _fmt(x) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, float):
+        return repr(x) if np.isfinite(x) else ""
+    return str(x)
+
+
+def _record_fields(r: Record) -> dict:
+    return {"id": r.id, "path": str(r.path), "patient": r.patient, "study": r.study or "",
+            "breast": r.breast if r.laterality else "", "laterality": r.laterality or "", "view": r.view or ""}
+
+
+def _prediction_row(pred: Prediction, a: BiradsAssessment) -> dict:
+    row = {"label": pred.label, "p_malignant_max": pred.p_malignant, "p_malignant_deployment": a.p_malignant_deployment,
+           "birads": a.category, "birads_description": a.description, "birads_withheld": a.withheld,
+           "in_distribution": pred.in_distribution, "notes": "; ".join(pred.notes)}
+    row.update({f"p_{c}": p for c, p in pred.probabilities.items()})
+    return row
+
+
+def _breast_rows(image_rows: list[dict], classes: tuple[str, ...], evidence: ModelEvidence,
+                 prevalence: float) -> list[dict]:
+    """One row per breast (images with a known side, no error): the mean of its views' calibrated
+    probabilities (still a distribution), the largest P(malignant) of any view, and the BI-RADS assessment
+    of the mean. Assessable only when every view is in distribution."""
+    groups: dict[str, list[dict]] = {}
+    for row in image_rows:
+        if row.get("breast") and not row.get("error"):
+            groups.setdefault(row["breast"], []).append(row)
+    out = []
+    for key in sorted(groups):
+        rows = groups[key]
+        P = np.array([[float(r[f"p_{c}"]) for c in classes] for r in rows])
+        mean = P.mean(axis=0)
+        probs = {c: float(p) for c, p in zip(classes, mean)}
+        in_dist = all(r["in_distribution"] in (True, "true") for r in rows)
+        n_out = sum(r["in_distribution"] not in (True, "true") for r in rows)
+        notes = [] if in_dist else [f"{n_out} of {len(rows)} views out of distribution"]
+        pred = Prediction(label=classes[int(np.argmax(mean))], classes=classes, probabilities=probs,
+                          p_malignant=probs.get(MALIGNANT), view=None, heatmap=None, in_distribution=in_dist,
+                          notes=notes)
+        row = {"level": "breast", "id": key, "patient": rows[0]["patient"], "study": rows[0]["study"],
+               "breast": key, "laterality": rows[0]["laterality"],
+               "view": "+".join(sorted({r["view"] for r in rows if r["view"]})), "images": len(rows),
+               **_prediction_row(pred, assessment_of(pred, evidence, prevalence))}
+        if MALIGNANT in classes:
+            row["p_malignant_max"] = float(P[:, classes.index(MALIGNANT)].max())
+        out.append(row)
+    return out
+
+
+# -- the run --------------------------------------------------------------------------------------------
+@dataclass
+class BatchSummary:
+    out: Path
+    images: int
+    computed: int
+    resumed: int  # image rows kept from an earlier, interrupted run
+    breasts: int
+    seconds: float
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    @property
+    def images_per_s(self) -> float:
+        return self.computed / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        return {"out": str(self.out), "images": self.images, "computed": self.computed, "resumed": self.resumed,
+                "breasts": self.breasts, "seconds": round(self.seconds, 3),
+                "images_per_s": round(self.images_per_s, 2), "failed": [list(f) for f in self.failed]}
+
+
+def _run_settings(predictor, prevalence: float) -> dict:
+    manifest = getattr(predictor, "manifest", {}) or {}
+    digest = hashlib.sha256(strict_dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
+    return {"format": BATCH_FORMAT, "bundle": str(getattr(predictor, "path", "")), "manifest_sha256": digest,
+            "prevalence": float(prevalence)}
+
+
+def _read_done(out: Path, columns: list[str]) -> list[dict]:
+    """Image rows of an earlier run of the same settings, without error; a half-written last line is dropped."""
+    text = out.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    reader = csv.DictReader(text.splitlines())
+    if reader.fieldnames is not None and list(reader.fieldnames) != columns:
+        raise ConfigError(f"{out}: its columns differ from this model's; write to another --out or use --restart")
+    return [r for r in reader if r.get("level") == "image" and not r.get("error")]
+
+
+def predict_records(predictor, records: Sequence[Record], out: str | Path, *,
+                    prevalence: float = DEFAULT_DEPLOYMENT_PREVALENCE, batch_size: int | None = None,
+                    threads: int | None = None, runtime: str | None = None, cache_dir: str | Path | None = None,
+                    decode_thread: bool = True, restart: bool = False, progress: bool = True,
+                    on_error: Callable[[str, str], None] | None = None) -> BatchSummary:
+    """Predict every record with a loaded bundle and write ``out`` (CSV): image rows, then breast rows.
+
+    Returns what was done; unreadable images get an image row with ``error`` set (and ``on_error(path,
+    reason)`` is called), and the run goes on."""
+    from ..features._defaults import DEFAULT_BATCH_SIZE, DEFAULT_RUNTIME
+    from ._load import evidence_of
+
+    out = Path(out)
+    if out.suffix.lower() != ".csv":
+        raise ConfigError(f"{out}: batch predictions are written as CSV; give a .csv path")
+    evidence = evidence_of(predictor)
+    classes = tuple(predictor.classes)
+    columns = [*_FIXED_COLUMNS, *(f"p_{c}" for c in classes), *_TAIL_COLUMNS]
+    sidecar = out.with_name(out.name + ".run.json")
+    settings = _run_settings(predictor, prevalence)
+    done: list[dict] = []
+    if out.exists() and not restart:
+        try:
+            earlier = json.loads(sidecar.read_text())
+        except (OSError, ValueError):
+            earlier = None
+        if earlier != settings:
+            raise ConfigError(f"{out}: exists and was not written by this model and prevalence "
+                              f"({sidecar.name} differs or is missing); write to another --out or use --restart")
+        wanted = {r.id for r in records}
+        done = [r for r in _read_done(out, columns) if r["id"] in wanted]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sidecar.write_text(strict_dumps(settings, allow_nan=False, indent=1) + "\n")
+    # Start the file again with only the finished image rows (drops breast rows, failures, a torn line).
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+        w.writeheader()
+        w.writerows(done)
+    os.replace(tmp, out)
+
+    finished = {r["id"] for r in done}
+    todo = [r for r in records if r.id not in finished]
+    image_rows: list[dict] = list(done)
+    failed: list[tuple[str, str]] = []
+    batch_size = max(1, int(batch_size or DEFAULT_BATCH_SIZE))
+    t0 = time.perf_counter()
+    if todo:
+        if getattr(predictor, "manifest", {}).get("model_type") == "lesion":
+            scorer = _LesionScorer(predictor)
+        else:
+            scorer = _WholeImageScorer(predictor, runtime=runtime or DEFAULT_RUNTIME, cache_dir=cache_dir,
+                                       threads=threads)
+        image_rows += _score_all(scorer, todo, out, columns, evidence, prevalence, batch_size, decode_thread,
+                                 progress, failed, on_error)
+    seconds = time.perf_counter() - t0
+    breasts = _breast_rows(image_rows, classes, evidence, prevalence)
+    with out.open("a", newline="", encoding="utf-8") as fh:
+        csv.DictWriter(fh, fieldnames=columns).writerows({k: _fmt(v) for k, v in r.items()} for r in breasts)
+    return BatchSummary(out=out, images=len(records), computed=len(todo), resumed=len(done), breasts=len(breasts),
+                        seconds=seconds, failed=failed)
+
+
+def _score_all(scorer, todo: list[Record], out: Path, columns: list[str], evidence: ModelEvidence,
+               prevalence: float, batch_size: int, decode_thread: bool, progress: bool,
+               failed: list[tuple[str, str]], on_error) -> list[dict]:
+    from ..features._prefetch import prefetched
+
+    def load(r: Record):
+        try:
+            return scorer.load(Path(r.path))
+        except MammokitError as exc:  # an unreadable image is a row with its reason, not the end of the run
+            return exc
+        except Exception as exc:  # noqa: BLE001 - a library error on one odd image must not end a 50k run
+            return MammokitError(f"{r.path}: cannot preprocess ({type(exc).__name__}: {exc})".splitlines()[0])
+
+    rows: list[dict] = []
+    loaded = prefetched(load, todo, ahead=2 * batch_size, thread=decode_thread)
+    bar = tqdm(total=len(todo), desc="predict", unit="img", disable=not progress)
+    with out.open("a", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            items = [next(loaded) for _ in chunk]
+            ok = [i for i, x in enumerate(items) if not isinstance(x, Exception)]
+            preds = scorer.score([items[i] for i in ok], [str(chunk[i].path) for i in ok]) if ok else []
+            by_index = dict(zip(ok, preds))
+            batch_rows = []
+            for i, r in enumerate(chunk):
+                row = {"level": "image", "images": 1, **_record_fields(r)}
+                if i in by_index:
+                    pred = by_index[i]
+                    row.update(_prediction_row(pred, assessment_of(pred, evidence, prevalence)))
+                else:
+                    reason = str(items[i])
+                    row["error"] = reason
+                    failed.append((str(r.path), reason))
+                    if on_error:
+                        on_error(str(r.path), reason)
+                batch_rows.append({k: _fmt(v) for k, v in row.items()})
+            w.writerows(batch_rows)
+            fh.flush()  # what is in the file is finished: a later run resumes after it
+            rows += batch_rows
+            bar.update(len(chunk))
+    loaded.close()
+    bar.close()
+    return rows

@@ -116,6 +116,10 @@ def predict_cmd(
             failures += 1
             print(f"mammokit: error: {exc}", file=sys.stderr)
             continue
+        except Exception as exc:  # noqa: BLE001 - one file the library did not foresee never stops the batch
+            failures += 1
+            print(f"mammokit: error: {path}: cannot be analysed: {' '.join(str(exc).split())[:200]}", file=sys.stderr)
+            continue
         a = _assessment(pred, evidence, prevalence)
         heat_path = _save_heatmap(pred, heatmap_dir, path.stem) if heatmap_dir is not None else None
         if as_json:

@@ -71,8 +71,24 @@ def _voi_lut_view(ds: Dataset) -> Dataset:
     return view
 
 
+def _check_finite(ds: Dataset, name: str) -> None:
+    """NaN or Inf in the rescale or window values would turn every pixel into NaN."""
+    for keyword in ("RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth"):
+        value = ds.get(keyword)
+        if value is None or value == "":
+            continue
+        values = value if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
+        try:
+            finite = all(np.isfinite(float(v)) for v in values)
+        except (TypeError, ValueError):
+            finite = False
+        if not finite:
+            raise ImageReadError(name, f"corrupt DICOM: {keyword} is not a finite number")
+
+
 def _grey_from_monochrome(arr: np.ndarray, ds: Dataset, name: str) -> tuple[np.ndarray, dict]:
     info: dict = {}
+    _check_finite(ds, name)
     arr = apply_modality_lut(arr, ds)
     lo, hi = _modality_range(ds)
     if ds.get("VOILUTSequence"):

@@ -5,6 +5,8 @@ import stat
 from os import PathLike
 from pathlib import Path
 
+import numpy as np
+
 from .. import constants
 from ..errors import ImageReadError
 from ._dicom import read_dicom
@@ -25,10 +27,14 @@ def _decode(data: bytes, name: str, max_pixels: int, max_bytes: int) -> Image:
         )
     try:
         if fmt == "dicom":
-            return read_dicom(data, name, max_pixels, force=head[128:132] != b"DICM")
-        if fmt == "pgm":
-            return read_pgm(data, name, max_pixels)
-        return read_raster(data, name, fmt, max_pixels)
+            image = read_dicom(data, name, max_pixels, force=head[128:132] != b"DICM")
+        elif fmt == "pgm":
+            image = read_pgm(data, name, max_pixels)
+        else:
+            image = read_raster(data, name, fmt, max_pixels)
+        if not np.isfinite(image.pixels).all():  # NaN/Inf from float TIFFs or intensity transforms
+            raise ImageReadError(name, f"corrupt {fmt} image: pixel values that are not finite numbers")
+        return image
     except ImageReadError:
         raise
     except MemoryError:

@@ -50,6 +50,8 @@ def breast_mask(pixels: np.ndarray) -> np.ndarray:
     (zero borders, 4-connected labels and holes; tests/test_preprocess_fast.py), in a fraction of the time.
     """
     small, step = _downsample(pixels, _MASK_SIDE)
+    if not np.isfinite(small).all():  # NaN/Inf pixels (an array from outside the readers) count as background
+        small = np.nan_to_num(small.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     if float(small.max() - small.min()) < 1e-6:
         return np.ones(pixels.shape, dtype=bool)
     # Otsu on the non-black part finds the tissue/background split even with a large black field.

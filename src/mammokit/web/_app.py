@@ -13,6 +13,7 @@ from ..birads import BiradsThresholds
 from ._analysis import ModelService
 from ._context import STATIC_DIR, TEMPLATES_DIR, AppContext
 from ._db import init_db
+from ._errors import install_error_handlers
 from ._security import CookieSigner
 from ._settings import WebSettings
 from ._store import FileStore
@@ -59,6 +60,7 @@ def create_app(settings: WebSettings | None = None, predictor: Any = None) -> Fa
     )
     app.state.ctx = ctx
     app.state.engine = _engine
+    install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(public)
     app.include_router(page_router)

@@ -1,0 +1,53 @@
+"""Error responses a person can read: a page for browser paths, a short JSON `detail` for /api, never the
+framework's raw validation JSON (which echoes the submitted values, e.g. a 5,000-character file name).
+The full detail goes to the server log (`mammokit.web`)."""
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ._privacy import log, public_reason
+
+_TITLES = {400: "Bad request", 401: "Login required", 403: "Forbidden", 404: "Not found",
+           405: "Not allowed", 413: "Too large", 415: "Unsupported file", 422: "Form not accepted",
+           429: "Too many requests", 503: "Unavailable", 507: "Storage full"}
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def error_response(request: Request, status: int, message: str, headers: dict | None = None):
+    """The one-line `message` as JSON for the API or as the error page for a browser."""
+    if wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    ctx = request.app.state.ctx
+    resp = ctx.render(request, "error.html", status_code=status, title=_TITLES.get(status, "Error"),
+                      message=message)
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    fields = sorted({str(e.get("loc", ["", "?"])[-1]) for e in exc.errors()})
+    shown = ", ".join(f[:40] for f in fields[:5])
+    return f"The form was incomplete or malformed (field: {shown}). Reload the page and try again."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        log.info("request validation failed on %s: %s", request.url.path,
+                 [(e.get("loc"), e.get("type")) for e in exc.errors()][:10])  # locations only, not values
+        return error_response(request, 422, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else ""
+        message = public_reason(detail) if detail else _TITLES.get(exc.status_code, "Error")
+        if exc.status_code == 400 and "multipart" in detail.lower():
+            message = "The upload could not be read as a form (malformed multipart data)."
+        return error_response(request, exc.status_code, message, getattr(exc, "headers", None))

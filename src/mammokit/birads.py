@@ -47,9 +47,9 @@ from .constants import BENIGN, MALIGNANT, NORMAL
 from .errors import ConfigError
 from .evaluate import Calibrator
 
-__all__ = ["BIRADS_DESCRIPTIONS", "DEFAULT_DEPLOYMENT_PREVALENCE", "PREVALENCE_SOURCE", "BiradsAssessment",
+__all__ = ["BIRADS_DESCRIPTIONS", "BIRADS_SEVERITY", "DEFAULT_DEPLOYMENT_PREVALENCE", "PREVALENCE_SOURCE", "BiradsAssessment",
            "BiradsSuggestion", "BiradsThresholds", "assess", "check_prevalence", "deployment_prior",
-           "shift_prevalence", "suggest_birads"]
+           "mean_probabilities", "most_severe", "shift_prevalence", "suggest_birads"]
 
 # Cancers per screening exam in US community practice: cancer detection rate 5.1 per 1000 screens plus
 # false-negative rate 0.8 per 1000 (cancers diagnosed within a year of a negative screen), BCSC
@@ -278,3 +278,23 @@ def assess(probabilities: Mapping[str, float], *, earned: bool, warning: str | N
     if not assessable:
         rule = s.rule
     return BiradsAssessment(s.category, s.description, rule, None, rule_used=used, **common)
+
+
+# --- several images: a breast, an exam -------------------------------------------------------------------
+# ACR BI-RADS (5th ed.) hierarchy for the overall assessment of an exam, least to most urgent:
+# 1 < 2 < 3 < 0 < 4 < 5 (category 6, known cancer, is never suggested here).
+BIRADS_SEVERITY = ("1", "2", "3", "0", "4A", "4B", "4C", "5")
+
+
+def most_severe(categories) -> str | None:
+    """The exam's category: the most urgent of its breasts' (None when there is none)."""
+    known = [c for c in categories if c is not None]
+    return max(known, key=BIRADS_SEVERITY.index) if known else None
+
+
+def mean_probabilities(per_view: list[Mapping[str, float]]) -> dict[str, float]:
+    """A breast's class probabilities: the mean over its views (each at the training prevalence)."""
+    if not per_view:
+        raise ConfigError("a breast needs at least one image")
+    classes = list(per_view[0])
+    return {c: float(np.mean([float(p[c]) for p in per_view])) for c in classes}

@@ -84,12 +84,24 @@ class ModelService:
             return str(self.model_path or "")
         return describe_manifest(getattr(self._predictor, "manifest", {}) or {}, self.model_path)[:255]
 
-    def analyse(self, image: Image, prevalence: float | None = None) -> Analysis:
-        """``prevalence``: the deployment prevalence for this request (default: the server's)."""
+    @property
+    def compares_breasts(self) -> bool:
+        """Whether the model scores a breast against the other one (the lesion model's `pair=`)."""
+        import inspect
+
+        try:
+            return "pair" in inspect.signature(self.load().predict).parameters
+        except (TypeError, ValueError):
+            return False
+
+    def analyse(self, image: Image, prevalence: float | None = None, pair: Image | None = None) -> Analysis:
+        """``prevalence``: the deployment prevalence for this request (default: the server's); ``pair``: the
+        other breast (same view), used when the model compares the two."""
         predictor = self.load()
         evidence = self.evidence
+        kw = {"pair": pair} if pair is not None and self.compares_breasts else {}
         with self._lock:
-            pred = predictor.predict(image, heatmap=True)
+            pred = predictor.predict(image, heatmap=True, **kw)
         probs = {str(k): float(v) for k, v in pred.probabilities.items()}
         notes = [str(n) for n in (pred.notes or [])]
         in_dist = bool(pred.in_distribution)

@@ -13,7 +13,7 @@ from .. import constants
 from ..birads import BIRADS_DESCRIPTIONS, check_prevalence
 from ..errors import ConfigError
 from ._context import get_ctx, session_from_cookie, user_from_bearer
-from ._db import Prediction, User
+from ._db import Exam, Prediction, User
 from ._pages import DB, find_prediction, visible_predictions
 from ._security import tokens_equal
 from ._uploads import NO_CATEGORY, UploadRejected, analyse_upload, too_large_message
@@ -98,6 +98,44 @@ def to_out(row: Prediction) -> PredictionOut:
     )
 
 
+class BreastOut(BaseModel):
+    category: str | None  # None: no category (see the exam's warning)
+    description: str
+    rule: str
+    rule_used: str
+    p_malignant_training: float | None  # mean of the views' P(malignant), at the training prevalence
+    p_malignant_deployment: float | None
+    training_prevalence: float | None
+    deployment_prevalence: float | None
+    views: list[str]
+    compared_with_other_breast: bool
+    images: list[PredictionOut]
+
+
+class ExamOut(BaseModel):
+    warning: str | None = None  # first: set when the model has not shown it can separate the classes
+    id: str
+    created_at: dt.datetime
+    owner: str
+    category: str | None  # the most urgent breast's
+    description: str
+    from_breast: str | None
+    combination: str
+    breasts: dict[str, BreastOut]  # "R", "L"
+    disclaimer: str = constants.RESEARCH_DISCLAIMER
+
+
+def exam_out(exam: Exam) -> ExamOut:
+    d = exam.detail
+    breasts = {}
+    for lat, b in d["breasts"].items():
+        images = [to_out(i.prediction) for i in exam.images if i.laterality == lat]
+        breasts[lat] = BreastOut(images=images, **{k: b[k] for k in BreastOut.model_fields if k != "images"})
+    return ExamOut(warning=d.get("warning"), id=exam.uid, created_at=exam.created_at, owner=exam.user.name,
+                   category=d["category"], description=d["description"], from_breast=d["from_breast"],
+                   combination=d["combination"], breasts=breasts)
+
+
 def api_user(request: Request, db: DB) -> User:
     user = user_from_bearer(db, request)
     if user is not None:
@@ -149,6 +187,53 @@ def create_prediction(request: Request, file: Annotated[UploadFile, File()], use
     except UploadRejected as rej:
         return JSONResponse({"detail": rej.message}, status_code=rej.status)
     return to_out(row)
+
+
+@router.post("/exams", response_model=ExamOut, status_code=201,
+             responses={413: {"description": "too many or too large files"},
+                        422: {"description": "unreadable, mixed or unplaceable files"},
+                        503: {"description": "no model loaded"}})
+async def create_exam(request: Request, user: ApiUser, db: DB, prevalence: Annotated[float | None, Query(
+        description="Malignant fraction of the population (default: the server's)")] = None):
+    """Upload the images of one exam: multipart fields `files` (DICOMs, grouped by their tags) and/or `rcc`,
+    `rmlo`, `lcc`, `lmlo` (one image each, for images without tags). One assessment per breast and one for
+    the exam; a mixed, oversized or unplaceable upload is refused whole and nothing is stored."""
+    from fastapi.concurrency import run_in_threadpool
+
+    from ._exams import analyse_exam
+    from ._pages import exam_files
+
+    ctx = get_ctx(request)
+    files = await exam_files(request)
+    try:
+        try:
+            prevalence = None if prevalence is None else check_prevalence(prevalence)
+        except ConfigError as exc:
+            raise UploadRejected(422, str(exc)) from None
+        exam = await run_in_threadpool(analyse_exam, ctx, db, request, user, files, prevalence)
+    except UploadRejected as rej:
+        return JSONResponse({"detail": rej.message}, status_code=rej.status)
+    return exam_out(exam)
+
+
+@router.get("/exams", response_model=list[ExamOut])
+def list_exams(user: ApiUser, db: DB, limit: int = 100):
+    """Newest first; a clinician sees their own, an admin everyone's."""
+    from ._pages import visible_exams
+
+    rows = db.scalars(visible_exams(user).order_by(Exam.created_at.desc(), Exam.id.desc())
+                      .limit(max(1, min(limit, 1000)))).all()
+    return [exam_out(e) for e in rows]
+
+
+@router.get("/exams/{uid}", response_model=ExamOut, responses={404: {"description": "not found"}})
+def get_exam(uid: str, user: ApiUser, db: DB):
+    from ._pages import find_exam
+
+    exam = find_exam(db, user, uid)
+    if exam is None:
+        raise HTTPException(404, "no such exam")
+    return exam_out(exam)
 
 
 @router.get("/predictions", response_model=list[PredictionOut])

@@ -141,6 +141,42 @@ class Assessment(Base):
     prediction: Mapped[Prediction] = relationship(back_populates="assessment")
 
 
+class Exam(Base):
+    """Several images of one woman's screening exam uploaded together, with one assessment per breast and
+    one for the exam (detail_json: see _exams.exam_detail). No study or patient ID: salted hashes only."""
+
+    __tablename__ = "exams"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    patient_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    study_key: Mapped[str | None] = mapped_column(String(64), nullable=True)  # HMAC of StudyInstanceUID
+    category: Mapped[str] = mapped_column(String(8))  # the exam's category, or "none"
+    detail_json: Mapped[str] = mapped_column(Text)
+    user: Mapped[User] = relationship()
+    images: Mapped[list[ExamImage]] = relationship(back_populates="exam", lazy="selectin",
+                                                   order_by="ExamImage.position")
+
+    @property
+    def detail(self) -> dict:
+        return json.loads(self.detail_json)
+
+
+class ExamImage(Base):
+    """One image of an exam: the prediction row and where it sits (breast and view)."""
+
+    __tablename__ = "exam_images"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id", ondelete="CASCADE"), unique=True)
+    position: Mapped[int] = mapped_column(Integer)
+    laterality: Mapped[str] = mapped_column(String(1))
+    view: Mapped[str] = mapped_column(String(16))
+    exam: Mapped[Exam] = relationship(back_populates="images")
+    prediction: Mapped[Prediction] = relationship(lazy="selectin")
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -5,9 +5,11 @@ import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from ..birads import BIRADS_DESCRIPTIONS, PREVALENCE_SOURCE, check_prevalence
 from ..errors import ConfigError, MammokitError
@@ -23,7 +25,8 @@ from ._context import (
     session_lifetime,
     user_from_bearer,
 )
-from ._db import AuditEvent, LoginAttempt, Prediction, User, WebSession, utcnow
+from ._db import AuditEvent, Exam, LoginAttempt, Prediction, User, WebSession, utcnow
+from ._exams import BREAST_NAMES, LATERALITIES, SLOTS, ExamFile, analyse_exam, slot_field
 from ._security import new_token, recent_failures, token_digest, tokens_equal, verify_password
 from ._uploads import UploadRejected, analyse_upload, too_large_message
 
@@ -219,12 +222,68 @@ def model_card(request: Request, ws: PageSession):
                       card=markdown_to_html(text), earned=svc.evidence.earned)
 
 
+def visible_exams(user: User):
+    q = select(Exam)
+    return q if user.is_admin else q.where(Exam.user_id == user.id)
+
+
+def find_exam(db: Session, user: User, uid: str) -> Exam | None:
+    return db.scalar(visible_exams(user).where(Exam.uid == uid))
+
+
+async def exam_files(request: Request) -> list[ExamFile]:
+    """The form's files: `files` (several DICOMs) and the four slots rcc, rmlo, lcc, lmlo (one image each).
+    Empty file inputs (a browser sends them with no name and no bytes) are left out."""
+    form = await request.form()
+    out = []
+    for upload in form.getlist("files"):
+        if isinstance(upload, StarletteUpload):
+            out.append(ExamFile(upload.filename, await upload.read()))
+    for lat, view in SLOTS:
+        upload = form.get(slot_field(lat, view))
+        if isinstance(upload, StarletteUpload):
+            out.append(ExamFile(upload.filename, await upload.read(), (lat, view)))
+    return [f for f in out if f.data or f.filename]
+
+
+@router.post("/exams")
+async def upload_exam(request: Request, ws: PageSession, db: DB, csrf_token: FormText = "",
+                      prevalence: FormText = ""):
+    ctx = get_ctx(request)
+    check_csrf(ws, csrf_token)
+    user = db.merge(ws.user)
+    files = await exam_files(request)
+    try:
+        try:
+            chosen = check_prevalence(prevalence) if prevalence.strip() else None
+        except ConfigError as exc:
+            raise UploadRejected(422, str(exc)) from None
+        exam = await run_in_threadpool(analyse_exam, ctx, db, request, user, files, chosen)
+    except UploadRejected as rej:
+        return ctx.render(request, "home.html", status_code=rej.status, user=user, csrf_token=ws.csrf_token,
+                          exam_error=rej.message, **_home_context(ctx))
+    return RedirectResponse(f"/exams/{exam.uid}", status_code=303)
+
+
+@router.get("/exams/{uid}")
+def exam_page(uid: str, request: Request, ws: PageSession, db: DB):
+    ctx = get_ctx(request)
+    exam = find_exam(db, ws.user, uid)
+    if exam is None:
+        return ctx.render(request, "error.html", status_code=404, user=ws.user, csrf_token=ws.csrf_token,
+                          title="Not found", message="There is no exam with this address.")
+    images = {lat: [i for i in exam.images if i.laterality == lat] for lat in LATERALITIES}
+    return ctx.render(request, "exam.html", user=ws.user, csrf_token=ws.csrf_token, exam=exam, d=exam.detail,
+                      images=images, names=BREAST_NAMES, pct=percent)
+
+
 @router.get("/history")
 def history(request: Request, ws: PageSession, db: DB):
     ctx = get_ctx(request)
     rows = db.scalars(visible_predictions(ws.user)
                       .order_by(Prediction.created_at.desc(), Prediction.id.desc()).limit(500)).all()
-    return ctx.render(request, "history.html", user=ws.user, csrf_token=ws.csrf_token, rows=rows)
+    exams = db.scalars(visible_exams(ws.user).order_by(Exam.created_at.desc(), Exam.id.desc()).limit(200)).all()
+    return ctx.render(request, "history.html", user=ws.user, csrf_token=ws.csrf_token, rows=rows, exams=exams)
 
 
 @router.get("/audit")

@@ -96,6 +96,7 @@ def serve(
     import uvicorn
 
     from ..web import WebSettings, create_app, default_data_dir, list_users
+    from ..web._startup import check_model_runs
 
     bundle = model if model is not None else default_bundle()
     if not bundle.exists():
@@ -112,7 +113,7 @@ def serve(
     limit_malloc_arenas()
     web_app = create_app(settings)
     model = web_app.state.ctx.model
-    model.load()  # fail now, not on the first upload
+    check_model_runs(model, bundle)  # fail now (unknown backbone, bad weights), not on every upload
     typer.echo(f"mammokit: serving {bundle} on http://{host}:{port}/  (data: {settings.data_dir}; "
                f"database: {web_app.state.engine.url.render_as_string(hide_password=True)})")
     echo_model_warning(model.evidence)

@@ -13,6 +13,7 @@ from ..errors import ConfigError
 DATA_DIR_ENV = "MAMMOKIT_DATA_DIR"
 SECRET_ENV = "MAMMOKIT_SECRET_KEY"
 DEFAULT_MAX_UPLOAD_MB = 100
+MIN_SECRET_BYTES = 32  # signs cookies and keys patient-ID and UID hashes
 
 
 def default_data_dir() -> Path:
@@ -47,6 +48,11 @@ class WebSettings:
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()
+        for folder in (self.data_dir, *self.data_dir.parents):  # the nearest existing one must be a folder
+            if folder.exists():
+                if not folder.is_dir():
+                    raise ConfigError(f"data folder {self.data_dir}: {folder} is a file, not a folder")
+                break
         if self.max_upload_bytes <= 0:
             raise ConfigError(f"max upload size must be positive, got {self.max_upload_bytes} bytes")
         if self.max_pixels <= 0:
@@ -67,10 +73,12 @@ class WebSettings:
 
     def resolve_secret(self) -> str:
         """The key that signs cookies and salts patient-ID hashes; created (mode 0600) on first use."""
-        if self.secret_key:
-            return self.secret_key
-        if os.environ.get(SECRET_ENV):
-            return os.environ[SECRET_ENV]
+        for key, where in ((self.secret_key, "the secret key setting"), (os.environ.get(SECRET_ENV), f"${SECRET_ENV}")):
+            if key:
+                if len(key.encode()) < MIN_SECRET_BYTES:
+                    raise ConfigError(f"{where} is too short: use at least {MIN_SECRET_BYTES} bytes of random text, e.g. "
+                                      "python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+                return key
         path = self.data_dir / "secret.key"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -78,6 +86,6 @@ class WebSettings:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
         key = path.read_text().strip()
-        if len(key) < 32:
+        if len(key.encode()) < MIN_SECRET_BYTES:
             raise ConfigError(f"{path}: secret key is too short (delete it to make a new one)")
         return key

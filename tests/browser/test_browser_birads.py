@@ -134,3 +134,29 @@ def test_model_card_page(unproven_url, browser, screenshot_dir):
     assert page.locator("#model-card table").count() >= 3
     shot(page, screenshot_dir, "model-card.png", "model-card.png")
     ctx.close()
+
+
+def test_exam_of_four_dicoms(earned_url, browser, tmp_path_factory, screenshot_dir):
+    """Four real CBIS-DDSM DICOMs of one woman in one upload (one StudyInstanceUID and PatientID written into
+    copies, see web.test_web_exams.one_exam): one result per breast, the images side by side."""
+    from web.test_web_exams import one_exam
+
+    files = one_exam(tmp_path_factory.mktemp("exam-browser"))
+    ctx = browser.new_context(viewport={"width": 1400, "height": 950})
+    page = ctx.new_page()
+    log_in(page, earned_url, "alice")
+    page.set_input_files("#files", [str(p) for p in files.values()])
+    with page.expect_navigation():
+        page.click("#analyse-exam")
+    assert "/exams/" in page.url
+    for lat in ("R", "L"):
+        breast = page.locator(f"#breast-{lat}")
+        assert breast.locator("img").count() == 2
+        assert page.eval_on_selector_all(f"#breast-{lat} img", "imgs => imgs.every(i => i.complete && i.naturalWidth > 0)")
+        assert BADGE.search(page.inner_text(f"#birads-{lat}"))
+        assert "CC" in breast.inner_text() and "MLO" in breast.inner_text()
+    assert BADGE.search(page.inner_text("#exam-birads"))
+    shot(page, screenshot_dir, "exam.png", "exam.png")
+    page.goto(f"{earned_url}/history")
+    assert page.locator("#exams tbody tr").count() == 1
+    ctx.close()

@@ -19,6 +19,7 @@ from ..bundle import ModelEvidence, evidence_of
 from ..errors import ModelError
 from ..explain import overlay_heatmap
 from ..io import Image
+from ._display import original_with_peak
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Analysis:
     view: np.ndarray  # uint8 (size, size): what the model saw
     heatmap: np.ndarray | None  # float [0, 1] (size, size)
     overlay: np.ndarray | None = field(default=None)  # uint8 RGB
+    original: np.ndarray | None = field(default=None)  # the uploaded image for display (see _display)
+    peak_marked: bool = False  # the heatmap peak is marked on `original` and `overlay`
 
 
 class ModelService:
@@ -115,9 +118,10 @@ class ModelService:
             view = (np.clip(view.astype(np.float32), 0, 1) * 255).round().astype(np.uint8)
         heat = None if pred.heatmap is None else np.clip(np.asarray(pred.heatmap, dtype=np.float32), 0, 1)
         overlay = overlay_heatmap(view, heat) if heat is not None else None
+        original, overlay, marked = original_with_peak(pred, image.pixels, overlay)
         p_mal = None if pred.p_malignant is None else float(pred.p_malignant)
         return Analysis(str(pred.label), tuple(pred.classes), probs, p_mal, in_dist, notes, birads,
-                        view, heat, overlay)
+                        view, heat, overlay, original, marked)
 
 
 def describe_manifest(m: dict, path: Path | None = None) -> str:

@@ -28,6 +28,7 @@ from ._context import (
 from ._db import AuditEvent, Exam, LoginAttempt, Prediction, User, WebSession, utcnow
 from ._exams import BREAST_NAMES, LATERALITIES, SLOTS, ExamFile, analyse_exam, slot_field
 from ._security import new_token, recent_failures, token_digest, tokens_equal, verify_password
+from ._store import DERIVED_KINDS
 from ._uploads import UploadRejected, analyse_upload, too_large_message
 
 router = APIRouter(include_in_schema=False)
@@ -202,6 +203,7 @@ def result(uid: str, request: Request, ws: PageSession, db: DB):
     probs = sorted(row.probabilities.items(), key=lambda kv: -kv[1])
     return ctx.render(request, "result.html", user=ws.user, csrf_token=ws.csrf_token, p=row, probs=probs,
                       a=row.assessment_detail, pct=percent,
+                      has_original=ctx.store.derived_path(row.uid, "original").is_file(),
                       birads_description=BIRADS_DESCRIPTIONS.get(row.birads_category, ""))
 
 
@@ -305,7 +307,7 @@ def media(uid: str, kind: str, request: Request, db: DB):
     if user is None:
         return Response(status_code=401)
     row = find_prediction(db, user, uid)
-    if row is None or kind not in ("view", "overlay", "heatmap", "thumb"):
+    if row is None or kind not in DERIVED_KINDS:
         return Response(status_code=404)
     path = ctx.store.derived_path(row.uid, kind)
     if not path.is_file():

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image as PILImage
 
-DERIVED_KINDS = ("view", "overlay", "heatmap", "thumb")
+DERIVED_KINDS = ("view", "overlay", "heatmap", "thumb", "original")
 _UID_RE = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
 _SUFFIX = {"dicom": ".dcm", "png": ".png", "jpeg": ".jpg", "tiff": ".tif", "pgm": ".pgm"}
 THUMB_SIZE = 160

@@ -133,6 +133,8 @@ def store_upload(ctx: AppContext, db: Session, request: Request, user: User, pre
     try:
         ctx.store.save_derived(uid, "view", result.view)
         ctx.store.save_derived(uid, "thumb", thumbnail(result.view))
+        if result.original is not None:
+            ctx.store.save_derived(uid, "original", result.original)
         if result.heatmap is not None:
             ctx.store.save_derived(uid, "heatmap", (result.heatmap * 255).round().astype("uint8"))
             ctx.store.save_derived(uid, "overlay", result.overlay)

@@ -67,6 +67,14 @@ def limit_malloc_arenas(n: int = 2) -> None:
         pass
 
 
+def uvicorn_options(host: str, port: int, forwarded_allow_ips: str | None) -> dict:
+    """How `serve` runs uvicorn: no `Server` header; proxy headers only from the proxies named (uvicorn
+    would otherwise trust X-Forwarded-For from 127.0.0.1, so anyone on the host could pick their address)."""
+    trusted = (forwarded_allow_ips or "").strip()
+    return {"host": host, "port": port, "log_level": "info", "server_header": False,
+            "proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
+
+
 @app.command("serve")
 def serve(
     model: Annotated[Path | None, typer.Option(
@@ -90,7 +98,10 @@ def serve(
                              f"moved to it (default {DEFAULT_DEPLOYMENT_PREVALENCE}: screening, BCSC; "
                              "see docs/web.md).")] = None,
     forwarded_allow_ips: Annotated[str | None, typer.Option(
-        "--forwarded-allow-ips", help="Trusted reverse proxies whose X-Forwarded-Proto marks HTTPS.")] = None,
+        "--forwarded-allow-ips", help="Trusted reverse proxies (comma-separated addresses) whose X-Forwarded-For "
+                                      "and X-Forwarded-Proto are believed; none by default.")] = None,
+    session_idle_minutes: Annotated[float, typer.Option(
+        "--session-idle-minutes", min=1, help="A login unused this long ends.")] = 30.0,
 ) -> None:
     """Start the web app: login, upload a mammogram, read the result. Add users with `mammokit users add`."""
     import uvicorn
@@ -109,6 +120,7 @@ def serve(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,
         birads_thresholds=thresholds,
         prevalence=check_prevalence(chosen) if chosen is not None else DEFAULT_DEPLOYMENT_PREVALENCE,
+        session_idle_minutes=session_idle_minutes,
     )
     limit_malloc_arenas()
     web_app = create_app(settings)
@@ -123,5 +135,4 @@ def serve(
         db_opt = f" --db {db}" if db else (f" --data-dir {data_dir}" if data_dir else "")
         typer.echo(f"no users yet: add one with `mammokit users add NAME --role admin{db_opt}` (no default account)")
     typer.echo(constants.RESEARCH_DISCLAIMER)
-    uvicorn.run(web_app, host=host, port=port, log_level="info", proxy_headers=True,
-                forwarded_allow_ips=forwarded_allow_ips)
+    uvicorn.run(web_app, **uvicorn_options(host, port, forwarded_allow_ips))

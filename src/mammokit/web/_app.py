@@ -80,6 +80,8 @@ def create_app(settings: WebSettings | None = None, predictor: Any = None) -> Fa
             resp = await call_next(request)
         for k, v in _SECURITY_HEADERS.items():
             resp.headers.setdefault(k, v)
+        if not request.url.path.startswith("/static/"):  # results, API JSON and images stay out of caches
+            resp.headers["Cache-Control"] = "no-store"
         if request.url.scheme == "https":
             resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return resp

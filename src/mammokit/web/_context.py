@@ -65,8 +65,16 @@ def session_from_cookie(ctx: AppContext, db: Session, request: Request) -> WebSe
     if not raw:
         return None
     ws = db.scalar(select(WebSession).where(WebSession.token_hash == token_digest(raw)))
-    if ws is None or ws.expires_at < utcnow() or not ws.user.active:
+    now = utcnow()
+    if ws is None or ws.expires_at < now or not ws.user.active:
         return None
+    # Idle timeout: each use moves the expiry to now + idle, never past the absolute lifetime. Written
+    # only when it moves by a tenth of the idle time or more, so that a busy page costs few writes.
+    idle = session_idle(ctx)
+    slid = min(ws.created_at + session_lifetime(ctx), now + idle)
+    if slid - ws.expires_at >= idle / 10:
+        ws.expires_at = slid
+        db.commit()
     return ws
 
 
@@ -83,3 +91,7 @@ def user_from_bearer(db: Session, request: Request) -> User | None:
 
 def session_lifetime(ctx: AppContext) -> dt.timedelta:
     return dt.timedelta(hours=ctx.settings.session_hours)
+
+
+def session_idle(ctx: AppContext) -> dt.timedelta:
+    return dt.timedelta(minutes=ctx.settings.session_idle_minutes)

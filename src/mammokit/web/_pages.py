@@ -11,8 +11,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from ..birads import BIRADS_DESCRIPTIONS, PREVALENCE_SOURCE, check_prevalence
-from ..errors import ConfigError, MammokitError
+from ..birads import BIRADS_DESCRIPTIONS, PREVALENCE_SOURCE
+from ..errors import MammokitError
 from ._context import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -22,14 +22,16 @@ from ._context import (
     get_ctx,
     is_https,
     session_from_cookie,
+    session_idle,
     session_lifetime,
     user_from_bearer,
 )
-from ._db import AuditEvent, Exam, LoginAttempt, Prediction, User, WebSession, utcnow
+from ._db import AuditEvent, Exam, Prediction, User, WebSession, utcnow
 from ._exams import BREAST_NAMES, LATERALITIES, SLOTS, ExamFile, analyse_exam, slot_field
-from ._security import new_token, recent_failures, token_digest, tokens_equal, verify_password
+from ._security import new_token, token_digest, tokens_equal, verify_password
 from ._store import DERIVED_KINDS
-from ._uploads import UploadRejected, analyse_upload, too_large_message
+from ._throttle import begin_attempt, finish_attempt
+from ._uploads import UploadRejected, analyse_upload, requested_prevalence, too_large_message
 
 router = APIRouter(include_in_schema=False)
 
@@ -112,16 +114,16 @@ def login(request: Request, db: DB, username: FormText = "", password: FormText 
         return _login_page(request, ctx, 403, "Your login form expired or was not sent by this site; try again.")
     username = username.strip()[:64]
     address = client_address(request)
-    if (recent_failures(db, username=username, window_s=s.failure_window_s) >= s.max_failures_per_account
-            or recent_failures(db, address=address, window_s=s.failure_window_s) >= s.max_failures_per_address):
+    attempt, wait_s = begin_attempt(db, s, username, address)  # recorded before the check: atomic counting
+    if attempt is None:
         audit(db, "login_throttled", request, username=username)
         db.commit()
-        minutes = max(1, s.failure_window_s // 60)
-        return _login_page(request, ctx, 429, f"Too many failed logins; try again in {minutes} minutes.",
-                           username)
+        resp = _login_page(request, ctx, 429, f"Too many failed logins; try again in {wait_s} seconds.", username)
+        resp.headers["Retry-After"] = str(wait_s)
+        return resp
     user = db.scalar(select(User).where(User.name == username)) if username else None
     ok = verify_password(user.password_hash if user else None, password) and user is not None and user.active
-    db.add(LoginAttempt(username=username, address=address, success=ok))
+    finish_attempt(attempt, ok)
     if not ok:
         audit(db, "login_failed", request, username=username,
               detail="disabled account" if user is not None and not user.active else "")
@@ -130,7 +132,7 @@ def login(request: Request, db: DB, username: FormText = "", password: FormText 
     raw = new_token()
     db.execute(delete(WebSession).where(WebSession.expires_at < utcnow()))  # tidy expired sessions
     db.add(WebSession(user_id=user.id, token_hash=token_digest(raw), csrf_token=secrets.token_urlsafe(32),
-                      expires_at=utcnow() + session_lifetime(ctx)))
+                      expires_at=utcnow() + min(session_lifetime(ctx), session_idle(ctx))))
     audit(db, "login", request, user)
     db.commit()
     resp = RedirectResponse("/", status_code=303)
@@ -177,10 +179,7 @@ def upload(request: Request, ws: PageSession, db: DB, file: Annotated[UploadFile
     check_csrf(ws, csrf_token)
     user = db.merge(ws.user)
     try:
-        try:
-            chosen = check_prevalence(prevalence) if prevalence.strip() else None
-        except ConfigError as exc:
-            raise UploadRejected(422, str(exc)) from None
+        chosen = requested_prevalence(prevalence)
         if file is None or not (file.filename or file.size):
             raise UploadRejected(400, "Choose an image file to upload.")
         if file.size is not None and file.size > ctx.settings.max_upload_bytes:
@@ -256,10 +255,7 @@ async def upload_exam(request: Request, ws: PageSession, db: DB, csrf_token: For
     user = db.merge(ws.user)
     files = await exam_files(request)
     try:
-        try:
-            chosen = check_prevalence(prevalence) if prevalence.strip() else None
-        except ConfigError as exc:
-            raise UploadRejected(422, str(exc)) from None
+        chosen = requested_prevalence(prevalence)
         exam = await run_in_threadpool(analyse_exam, ctx, db, request, user, files, chosen)
     except UploadRejected as rej:
         return ctx.render(request, "home.html", status_code=rej.status, user=user, csrf_token=ws.csrf_token,
@@ -312,4 +308,4 @@ def media(uid: str, kind: str, request: Request, db: DB):
     path = ctx.store.derived_path(row.uid, kind)
     if not path.is_file():
         return Response(status_code=404)
-    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-store"})

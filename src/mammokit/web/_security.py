@@ -1,7 +1,6 @@
-"""Passwords (argon2), random tokens, signed cookies and failed-login rate limiting."""
+"""Passwords (argon2), random tokens and signed cookies (failed-login throttling: _throttle.py)."""
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -9,10 +8,6 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, TimestampSigner
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from ._db import LoginAttempt, utcnow
 
 _HASHER = PasswordHasher()
 # Verified against when the user name is unknown, so both cases cost the same time.
@@ -66,15 +61,3 @@ def patient_key(secret: str, patient_id: str | None) -> str | None:
     if not patient_id:
         return None
     return hmac.new(f"patient:{secret}".encode(), patient_id.encode(), hashlib.sha256).hexdigest()
-
-
-def recent_failures(db: Session, *, username: str | None = None, address: str | None = None,
-                    window_s: int) -> int:
-    since = utcnow() - dt.timedelta(seconds=window_s)
-    q = select(func.count()).select_from(LoginAttempt).where(LoginAttempt.success.is_(False),
-                                                             LoginAttempt.at >= since)
-    if username is not None:
-        q = q.where(LoginAttempt.username == username)
-    if address is not None:
-        q = q.where(LoginAttempt.address == address)
-    return int(db.scalar(q) or 0)

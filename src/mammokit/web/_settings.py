@@ -40,7 +40,8 @@ class WebSettings:
     # Malignant fraction of the population the app is used on; the BI-RADS rule applies to P(malignant)
     # moved to it (see birads.DEFAULT_DEPLOYMENT_PREVALENCE for the default and its source).
     prevalence: float = DEFAULT_DEPLOYMENT_PREVALENCE
-    session_hours: float = 12.0
+    session_hours: float = 12.0  # absolute lifetime of a login
+    session_idle_minutes: float = 30.0  # a session unused this long ends (ASVS V3.3.2)
     # Failed logins allowed inside the window before further attempts are refused (HTTP 429).
     max_failures_per_account: int = 5
     max_failures_per_address: int = 20

@@ -10,13 +10,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from .. import constants
-from ..birads import BIRADS_DESCRIPTIONS, check_prevalence
-from ..errors import ConfigError
+from ..birads import BIRADS_DESCRIPTIONS
 from ._context import get_ctx, session_from_cookie, user_from_bearer
 from ._db import Exam, Prediction, User
 from ._pages import DB, find_prediction, visible_predictions
 from ._security import tokens_equal
-from ._uploads import NO_CATEGORY, UploadRejected, analyse_upload, too_large_message
+from ._uploads import NO_CATEGORY, UploadRejected, analyse_upload, requested_prevalence, too_large_message
 
 router = APIRouter(prefix="/api", tags=["predictions"])
 public = APIRouter(tags=["health"])
@@ -176,10 +175,7 @@ def create_prediction(request: Request, file: Annotated[UploadFile, File()], use
     """Upload one mammogram (DICOM, PNG, JPEG, PGM, TIFF) and get the model's result."""
     ctx = get_ctx(request)
     try:
-        try:
-            prevalence = None if prevalence is None else check_prevalence(prevalence)
-        except ConfigError as exc:
-            raise UploadRejected(422, str(exc)) from None
+        prevalence = requested_prevalence(prevalence)
         if file.size is not None and file.size > ctx.settings.max_upload_bytes:
             raise UploadRejected(413, too_large_message(file.filename or "upload", file.size,
                                                         ctx.settings.max_upload_bytes))
@@ -206,10 +202,7 @@ async def create_exam(request: Request, user: ApiUser, db: DB, prevalence: Annot
     ctx = get_ctx(request)
     files = await exam_files(request)
     try:
-        try:
-            prevalence = None if prevalence is None else check_prevalence(prevalence)
-        except ConfigError as exc:
-            raise UploadRejected(422, str(exc)) from None
+        prevalence = requested_prevalence(prevalence)
         exam = await run_in_threadpool(analyse_exam, ctx, db, request, user, files, prevalence)
     except UploadRejected as rej:
         return JSONResponse({"detail": rej.message}, status_code=rej.status)

@@ -8,7 +8,8 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from .._json import strict_dumps
-from ..errors import ImageReadError, InputFileError, MammokitError, ModelError
+from ..birads import check_prevalence
+from ..errors import ConfigError, ImageReadError, InputFileError, MammokitError, ModelError
 from ..io import Image, read_image_bytes, sniff_format
 from ._analysis import Analysis
 from ._context import AppContext, audit
@@ -38,6 +39,17 @@ def _status_for(exc: MammokitError) -> int:
     if isinstance(exc, ImageReadError) and ("exceeds the limit" in text or "over the limit" in text):
         return 413
     return 422
+
+
+def requested_prevalence(value) -> float | None:
+    """The deployment prevalence a form field or query parameter asks for; blank or absent: the server's.
+    A bad value is refused with one line (422)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return check_prevalence(value)
+    except ConfigError as exc:
+        raise UploadRejected(422, str(exc)) from None
 
 
 def too_large_message(name: str | None, size: int, limit: int) -> str:

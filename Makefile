@@ -31,7 +31,7 @@ test: $(STAMP) test-deps
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 serve: $(STAMP)
-	$(VENV)/bin/mammokit serve --model runs/mias-cv/bundle
+	$(VENV)/bin/mammokit serve
 
 bench: $(STAMP)
 	$(PY) benchmarks/throughput.py

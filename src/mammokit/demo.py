@@ -18,6 +18,9 @@ CONFIGS_DIR = REPO_ROOT / "configs"
 # (config file, run name). Module 1 first: its leak is the headline the other two correct.
 DEMO_RUNS = (("paper-module1.yaml", "paper-module1"), ("paper-module2.yaml", "paper-module2"),
              ("mias-cv.yaml", "mias-cv"))
+# The lesion-aware model beside them: the v2 settings at one input size, so that the whole demo stays within
+# 15 minutes cold on 2 cores (configs/mias-lesion.yaml is the full candidate set).
+DEMO_LESION = ("mias-lesion-demo.yaml", "mias-lesion-demo")
 COMPARISON_DIR = "mias-protocols"
 
 
@@ -27,6 +30,7 @@ class DemoResult:
     run_dirs: list[Path]
     comparison_dir: Path
     seconds: dict
+    served: dict | None = None  # runs/served-bundle.json: which bundle `make serve` uses, and why
 
 
 def demo_feature_overrides(backbone: str, size: int) -> list[str]:
@@ -38,7 +42,9 @@ def demo_feature_overrides(backbone: str, size: int) -> list[str]:
 
 
 def run_demo(*, data: str | Path | None = None, out: str | Path | None = None, backbone: str = "efficientnet_lite2",
-             size: int = 384, extra_overrides: list[str] | None = None, say=print) -> DemoResult:
+             size: int = 384, extra_overrides: list[str] | None = None, lesion: bool = True,
+             say=print) -> DemoResult:
+    from .bundle import choose_served_bundle
     from .datasets import load_dataset
     from .experiment import load_config, run_config
     from .features import extract_features, resolve_preprocess
@@ -63,6 +69,18 @@ def run_demo(*, data: str | Path | None = None, out: str | Path | None = None, b
         run_dirs.append(run_config(cfg, out / name, progress=False))
         seconds[name] = round(time.perf_counter() - t1, 2)
         say(f"  {name}: {seconds[name]:.1f} s -> {out / name}/report.html")
+    if lesion:
+        cfg_file, name = DEMO_LESION
+        cfg = load_config(CONFIGS_DIR / cfg_file, [f"dataset.data={data}" if data else "dataset.data=null"])
+        t1 = time.perf_counter()
+        say(f"running {name} (lesion-aware model, patient-grouped CV) ...")
+        run_dirs.append(run_config(cfg, out / name, progress=True))
+        seconds[name] = round(time.perf_counter() - t1, 2)
+        say(f"  {name}: {seconds[name]:.1f} s -> {out / name}/report.html")
     comparison = write_comparison(run_dirs, out / COMPARISON_DIR,
-                                  title=f"mini-MIAS, {backbone} features: Module 1 vs Module 2 vs CV")
-    return DemoResult(feature_stats=s, run_dirs=run_dirs, comparison_dir=Path(comparison), seconds=seconds)
+                                  title=f"mini-MIAS: Module 1 vs Module 2 vs CV ({backbone} features)"
+                                        + (", whole image vs lesion-aware" if lesion else ""))
+    served = choose_served_bundle([d / "bundle" for d in run_dirs if (d / "bundle").is_dir()], out)
+    say(f"served by `make serve`: {served['bundle'] or 'none (no bundle qualifies; pass --model)'}")
+    return DemoResult(feature_stats=s, run_dirs=run_dirs, comparison_dir=Path(comparison), seconds=seconds,
+                      served=served)

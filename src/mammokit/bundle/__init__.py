@@ -15,8 +15,9 @@ from ._evidence import (
 from ._load import Predictor, evidence_of, load_bundle
 from ._prediction import Prediction
 from ._save import BUNDLE_FORMAT, git_commit, save_bundle, standardised_distance
+from ._served import SERVED_FILE, choose_served_bundle, rank_bundles, served_bundle_path
 
-__all__ = ["BUNDLE_FORMAT", "BatchSummary", "ModelEvidence", "Prediction", "Predictor", "assessment_of",
-           "discrimination_from_summary", "evidence_of", "git_commit", "load_bundle", "model_evidence",
-           "near_constant_from", "predict_records", "prevalence_block", "records_from_paths", "save_bundle",
-           "standardised_distance"]
+__all__ = ["BUNDLE_FORMAT", "SERVED_FILE", "BatchSummary", "ModelEvidence", "Prediction", "Predictor",
+           "assessment_of", "choose_served_bundle", "discrimination_from_summary", "evidence_of", "git_commit",
+           "load_bundle", "model_evidence", "near_constant_from", "predict_records", "prevalence_block",
+           "rank_bundles", "records_from_paths", "save_bundle", "served_bundle_path", "standardised_distance"]

@@ -16,6 +16,8 @@ def demo_cmd(
     backbone: str = typer.Option("efficientnet_lite2", "--backbone", help="one backbone for all three protocols"),
     size: int = typer.Option(384, "--size", help="model input side in pixels"),
     set_: List[str] = typer.Option([], "--set", help="extra config override key=value for every run"),
+    lesion: bool = typer.Option(True, "--lesion/--no-lesion",
+                                help="also train and cross-validate the lesion-aware model (configs/mias-lesion-demo.yaml)"),
 ) -> None:
     """Features for all of mini-MIAS, then Module 1 (LEAKY), Module 2 and patient-grouped CV, side by side."""
     from rich.console import Console
@@ -23,11 +25,13 @@ def demo_cmd(
 
     from ..constants import RESEARCH_DISCLAIMER
     from ..demo import run_demo
-    from ..report import comparison_rows, comparison_table
+    from ..report import comparison_rows, comparison_table, task_comparison_rows, task_comparison_table
 
     console = Console(width=max(Console().width, 150))  # the table is wide; never truncate figures
-    result = run_demo(data=data, out=out, backbone=backbone, size=size, extra_overrides=set_, say=console.print)
-    header, body = comparison_table(comparison_rows(result.run_dirs))
+    result = run_demo(data=data, out=out, backbone=backbone, size=size, extra_overrides=set_, lesion=lesion,
+                      say=console.print)
+    whole_image = [d for d in result.run_dirs if d.name != result.run_dirs[-1].name or not lesion]
+    header, body = comparison_table(comparison_rows(whole_image))
     table = Table(title="mini-MIAS, 3 classes (normal / benign / malignant): the same features under three protocols")
     for h in header:
         table.add_column(h)
@@ -36,5 +40,16 @@ def demo_cmd(
     console.print(table)
     console.print("Module 1 applies SMOTE before the split: its test set holds synthetic rows interpolated from "
                   "training images, so its figures are inflated (LEAKY). Module 2 and CV are the honest ones.")
+    if lesion:
+        header, body = task_comparison_table(task_comparison_rows(result.run_dirs))
+        tasks = Table(title="Whole image vs lesion-aware, patient-grouped CV: pooled ROC AUC (95% CI) per task")
+        for h in header:
+            tasks.add_column(h)
+        for row in body:
+            tasks.add_row(*row)
+        console.print(tasks)
+    served = (result.served or {}).get("bundle")
+    console.print(f"`make serve` serves: {served or 'no bundle qualifies (pass --model)'} (runs/served-bundle.json "
+                  "says why: the best measured bundle, never a leaky or near-constant one)")
     console.print(f"comparison: {result.comparison_dir}   timings (s): {result.seconds}")
     console.print(RESEARCH_DISCLAIMER)

@@ -15,7 +15,14 @@ DEFAULT_BUNDLE = Path("runs") / "mias-cv" / "bundle"
 
 
 def default_bundle() -> Path:
-    """runs/mias-cv/bundle (what `make demo` writes), in the working directory or the repository."""
+    """The bundle `make demo` chose to serve (runs/served-bundle.json: the best measured, never a constant
+    or leaky one), else runs/mias-cv/bundle; in the working directory or the repository."""
+    from ..bundle import served_bundle_path
+
+    for runs in (Path.cwd() / "runs", constants.REPO_ROOT / "runs"):
+        chosen = served_bundle_path(runs)
+        if chosen is not None and chosen.exists():
+            return chosen
     for candidate in (Path.cwd() / DEFAULT_BUNDLE, constants.REPO_ROOT / DEFAULT_BUNDLE):
         if candidate.exists():
             return candidate

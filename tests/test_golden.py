@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
 
-from _compute import EXPECTED, compute  # noqa: E402
+from _compute import EXPECTED, compute
 
 
 @pytest.mark.slow

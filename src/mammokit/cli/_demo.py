@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated
 
 import typer
 
@@ -11,13 +11,13 @@ from ._app import app
 
 @app.command("demo")
 def demo_cmd(
-    data: Optional[Path] = typer.Option(None, "--data", help="mini-MIAS folder (default: $MAMMOKIT_MIAS or ../shared)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="runs folder (default ./runs)"),
-    backbone: str = typer.Option("efficientnet_lite2", "--backbone", help="one backbone for all three protocols"),
-    size: int = typer.Option(384, "--size", help="model input side in pixels"),
-    set_: List[str] = typer.Option([], "--set", help="extra config override key=value for every run"),
-    lesion: bool = typer.Option(True, "--lesion/--no-lesion",
-                                help="also train and cross-validate the lesion-aware model (configs/mias-lesion-demo.yaml)"),
+    data: Annotated[Path | None, typer.Option("--data", help="mini-MIAS folder (default: $MAMMOKIT_MIAS or ../shared)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="runs folder (default ./runs)")] = None,
+    backbone: Annotated[str, typer.Option("--backbone", help="one backbone for all three protocols")] = "efficientnet_lite2",
+    size: Annotated[int, typer.Option("--size", help="model input side in pixels")] = 384,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="extra config override key=value for every run")] = None,
+    lesion: Annotated[bool, typer.Option(
+        "--lesion/--no-lesion", help="also train and cross-validate the lesion-aware model (configs/mias-lesion-demo.yaml)")] = True,
 ) -> None:
     """Features for all of mini-MIAS, then Module 1 (LEAKY), Module 2 and patient-grouped CV, side by side."""
     from rich.console import Console
@@ -28,7 +28,7 @@ def demo_cmd(
     from ..report import comparison_rows, comparison_table, task_comparison_rows, task_comparison_table
 
     console = Console(width=max(Console().width, 150))  # the table is wide; never truncate figures
-    result = run_demo(data=data, out=out, backbone=backbone, size=size, extra_overrides=set_, lesion=lesion,
+    result = run_demo(data=data, out=out, backbone=backbone, size=size, extra_overrides=set_ or [], lesion=lesion,
                       say=console.print)
     whole_image = [d for d in result.run_dirs if d.name != result.run_dirs[-1].name or not lesion]
     header, body = comparison_table(comparison_rows(whole_image))

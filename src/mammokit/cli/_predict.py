@@ -9,10 +9,7 @@ import typer
 
 from .._json import strict_dumps
 from ..birads import DEFAULT_DEPLOYMENT_PREVALENCE
-from ..constants import DEFAULT_RUNS_DIR
 from ._app import app, data_app, users_app  # noqa: F401
-
-DEFAULT_BUNDLE = DEFAULT_RUNS_DIR / "mias-cv" / "bundle"
 
 
 def _assessment(pred, evidence, prevalence: float):
@@ -65,8 +62,9 @@ def _print_text(path: Path, pred, a, heat_path: Path | None) -> None:
 def predict_cmd(
     images: Annotated[list[Path] | None, typer.Argument(
         help="image files (DICOM, PGM, PNG, JPEG, TIFF); with --out also folders or a manifest .csv")] = None,
-    model: Annotated[Path, typer.Option("--model", help="model bundle folder written by `mammokit run`")] = (
-        DEFAULT_BUNDLE),
+    model: Annotated[Path | None, typer.Option(
+        "--model", help="model bundle folder written by `mammokit run` (default: the one `make demo` chose to "
+                        "serve, runs/served-bundle.json, else runs/mias-cv/bundle)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object per image instead of text")] = False,
     heatmap_dir: Annotated[Path | None, typer.Option("--heatmap-dir", help="write Grad-CAM overlays here")] = None,
     prevalence: Annotated[float, typer.Option(
@@ -92,6 +90,10 @@ def predict_cmd(
     from ..errors import MammokitError
 
     prevalence = check_prevalence(prevalence)
+    if model is None:
+        from ._serve import default_bundle
+
+        model = default_bundle()
     predictor = load_bundle(model)
     evidence = evidence_of(predictor)
     if not evidence.earned:

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from .. import constants
 from ..birads import BiradsThresholds
 from ._analysis import ModelService
+from ._bodylimit import BodyGuard, body_limit
 from ._context import STATIC_DIR, TEMPLATES_DIR, AppContext
 from ._db import init_db
 from ._errors import install_error_handlers
@@ -25,8 +26,6 @@ _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
-# Multipart framing around the file; requests larger than the limit plus this are refused unread.
-_FORM_OVERHEAD = 64 * 1024
 
 
 def create_app(settings: WebSettings | None = None, predictor: Any = None) -> FastAPI:
@@ -61,6 +60,7 @@ def create_app(settings: WebSettings | None = None, predictor: Any = None) -> Fa
     app.state.ctx = ctx
     app.state.engine = _engine
     install_error_handlers(app)
+    app.add_middleware(BodyGuard)  # inside the headers middleware below: its answers get the headers too
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(public)
     app.include_router(page_router)
@@ -70,7 +70,7 @@ def create_app(settings: WebSettings | None = None, predictor: Any = None) -> Fa
     async def limits_and_headers(request: Request, call_next):
         length = request.headers.get("content-length")
         if request.method == "POST" and length and length.isdigit() and \
-                int(length) > settings.max_upload_bytes + _FORM_OVERHEAD:
+                int(length) > body_limit(request.url.path, settings.max_upload_bytes):
             msg = (f"upload is {int(length) / 1e6:.1f} MB, over the limit of "
                    f"{settings.max_upload_bytes / 1e6:.1f} MB")
             resp = (JSONResponse({"detail": msg}, status_code=413) if request.url.path.startswith("/api/")

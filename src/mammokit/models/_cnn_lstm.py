@@ -20,7 +20,7 @@ from torch import nn
 
 from ..errors import ModelError
 from ._dense_head import DROPOUT, HIDDEN, DenseHead, build_head
-from ._factory import training_params
+from ._params import training_params
 
 # How a (C, h, w) map becomes a sequence of T steps of F numbers each.
 SEQUENCE_LAYOUTS = {

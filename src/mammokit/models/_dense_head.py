@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 from torch import nn
 
 from .._numerics import TRAINING_THREADS
@@ -83,9 +83,11 @@ class DenseHead(ClassifierMixin, BaseEstimator):
 
     # -- training -------------------------------------------------------------
     def fit(self, X, y, X_val=None, y_val=None):
-        X = np.asarray(X, dtype=np.float32)
-        y = np.asarray(y)
+        # sklearn's checks: 2-D, finite, as many labels as rows (ValueError naming the problem)
+        X, y = check_X_y(X, y, dtype=np.float32, ensure_min_samples=2)
         self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"{type(self).__name__}: fit needs at least 2 classes, got {self.classes_.tolist()}")
         self.n_features_in_ = X.shape[1]
         yi = np.searchsorted(self.classes_, y)
         if X_val is None and self.val_fraction and self.val_fraction > 0 and len(X) >= 10:
@@ -165,8 +167,12 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         """Logits, shape (n, n_classes)."""
         check_is_fitted(self, "module_")
         # No global torch settings are touched here: the web app predicts from several threads at once.
+        X = check_array(X, dtype=np.float32)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"{type(self).__name__}: X has {X.shape[1]} features, the model was fitted on "
+                             f"{self.n_features_in_}")
         with torch.no_grad():
-            return self.module_(torch.as_tensor(np.asarray(X, dtype=np.float32))).numpy().astype(np.float64)
+            return self.module_(torch.as_tensor(X)).numpy().astype(np.float64)
 
     def predict_proba(self, X) -> np.ndarray:
         z = self.decision_function(X)

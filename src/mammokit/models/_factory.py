@@ -4,21 +4,9 @@ from __future__ import annotations
 from ..errors import ConfigError
 from ._dense_head import DenseHead
 from ._logistic import make_logistic
+from ._params import training_params
 
 MODEL_TYPES = ("dense_head", "logistic", "cnn_lstm")
-
-
-def training_params(cfg: dict, *, epochs: int, patience: int) -> dict:
-    """The dense head's training settings from a ``model`` section (DenseHead and its subclasses take them);
-    ``epochs`` and ``patience`` are the model's own defaults."""
-    return {
-        "epochs": int(cfg.get("epochs", epochs)),
-        "patience": int(cfg.get("patience", patience)),
-        "lr": float(cfg.get("lr", 1e-3)),
-        "batch_size": int(cfg.get("batch_size", 32)),
-        "val_fraction": float(cfg.get("val_fraction", 0.2)),
-        "weight_decay": float(cfg.get("weight_decay", 0.0)),
-    }
 
 
 def make_model(cfg: dict, *, class_weight: str | None = None, random_state: int = 0):

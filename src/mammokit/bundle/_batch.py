@@ -225,15 +225,22 @@ def predict_records(predictor, records: Sequence[Record], out: str | Path, *,
                     prevalence: float = DEFAULT_DEPLOYMENT_PREVALENCE, batch_size: int | None = None,
                     threads: int | None = None, runtime: str | None = None, cache_dir: str | Path | None = None,
                     decode_thread: bool = True, restart: bool = False, progress: bool = True,
-                    on_error: Callable[[str, str], None] | None = None) -> BatchSummary:
+                    on_error: Callable[[str, str], None] | None = None, engine: str = "local",
+                    address: str | None = None, actors: int | None = None) -> BatchSummary:
     """Predict every record with a loaded bundle and write ``out`` (CSV): image rows, then breast rows.
 
     Returns what was done; unreadable images get an image row with ``error`` set (and ``on_error(path,
-    reason)`` is called), and the run goes on."""
+    reason)`` is called), and the run goes on. ``engine="ray"`` computes the whole-image bundle's features on
+    a Ray cluster (features/_ray.py; ``address``, ``actors``) and the head here, with the same rows."""
     from ..features._defaults import DEFAULT_BATCH_SIZE, DEFAULT_RUNTIME
     from ._load import evidence_of
 
     out = Path(out)
+    lesion = getattr(predictor, "manifest", {}).get("model_type") == "lesion"
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"engine {engine!r} is not one of local, ray")
+    if engine == "ray" and lesion:
+        raise ConfigError("--engine ray runs whole-image bundles; the lesion bundle runs with the local engine")
     if out.suffix.lower() != ".csv":
         raise ConfigError(f"{out}: batch predictions are written as CSV; give a .csv path")
     evidence = evidence_of(predictor)
@@ -268,8 +275,11 @@ def predict_records(predictor, records: Sequence[Record], out: str | Path, *,
     failed: list[tuple[str, str]] = []
     batch_size = max(1, int(batch_size or DEFAULT_BATCH_SIZE))
     t0 = time.perf_counter()
-    if todo:
-        if getattr(predictor, "manifest", {}).get("model_type") == "lesion":
+    if todo and engine == "ray":
+        image_rows += _score_all_ray(predictor, todo, out, columns, evidence, prevalence, batch_size, progress,
+                                     failed, on_error, runtime or DEFAULT_RUNTIME, cache_dir, threads, address, actors)
+    elif todo:
+        if lesion:
             scorer = _LesionScorer(predictor)
         else:
             scorer = _WholeImageScorer(predictor, runtime=runtime or DEFAULT_RUNTIME, cache_dir=cache_dir,
@@ -308,23 +318,71 @@ def _score_all(scorer, todo: list[Record], out: Path, columns: list[str], eviden
             ok = [i for i, x in enumerate(items) if not isinstance(x, Exception)]
             preds = scorer.score([items[i] for i in ok], [str(chunk[i].path) for i in ok]) if ok else []
             by_index = dict(zip(ok, preds))
-            batch_rows = []
-            for i, r in enumerate(chunk):
-                row = {"level": "image", "images": 1, **_record_fields(r)}
-                if i in by_index:
-                    pred = by_index[i]
-                    row.update(_prediction_row(pred, assessment_of(pred, evidence, prevalence)))
-                else:
-                    reason = str(items[i])
-                    row["error"] = reason
-                    failed.append((str(r.path), reason))
-                    if on_error:
-                        on_error(str(r.path), reason)
-                batch_rows.append({k: _fmt(v) for k, v in row.items()})
+            batch_rows = [_image_row(r, by_index.get(i), str(items[i]), evidence, prevalence, failed, on_error)
+                          for i, r in enumerate(chunk)]
             w.writerows(batch_rows)
             fh.flush()  # what is in the file is finished: a later run resumes after it
             rows += batch_rows
             bar.update(len(chunk))
     loaded.close()
+    bar.close()
+    return rows
+
+
+def _image_row(r: Record, pred: Prediction | None, reason: str, evidence: ModelEvidence, prevalence: float,
+               failed: list, on_error) -> dict:
+    """The CSV row of one image: its prediction, or the reason it could not be read."""
+    row = {"level": "image", "images": 1, **_record_fields(r)}
+    if pred is not None:
+        row.update(_prediction_row(pred, assessment_of(pred, evidence, prevalence)))
+    else:
+        row["error"] = reason
+        failed.append((str(r.path), reason))
+        if on_error:
+            on_error(str(r.path), reason)
+    return {k: _fmt(v) for k, v in row.items()}
+
+
+def _score_all_ray(predictor, todo: list[Record], out: Path, columns: list[str], evidence: ModelEvidence,
+                   prevalence: float, batch_size: int, progress: bool, failed: list, on_error, runtime: str,
+                   cache_dir, threads: int | None, address: str | None, actors: int | None) -> list[dict]:
+    """Features on Ray (in whatever order the actors finish), head and rows here, flushed every batch."""
+    from ..constants import DEFAULT_CACHE_DIR
+    from ..features import backbone_identity
+    from ..features._ray import RayJob, ray_features
+
+    b = predictor.manifest["backbone"]
+    cfg = predictor.preprocess_config
+    if backbone_identity(b["name"], b.get("weights"), cfg.size) != b["identity"]:
+        raise MammokitError(f"{predictor.path}: backbone weights differ from the ones the model was trained on")
+    job = RayJob(b["name"], b.get("weights"), cfg.as_dict(), bool(b.get("tta", False)), False, runtime,
+                 str(cache_dir or DEFAULT_CACHE_DIR), int(threads) if threads else 1)
+    rows: list[dict] = []
+    pending: list = []
+    bar = tqdm(total=len(todo), desc="predict (ray)", unit="img", disable=not progress)
+    with out.open("a", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+
+        def flush():
+            ok = [x for x in pending if not x.error]
+            preds = predictor.predictions_from_features(
+                np.stack([x.feature for x in ok]), [x.mask_fraction for x in ok],
+                [str(todo[x.i].path) for x in ok]) if ok else []
+            by_i = {x.i: p for x, p in zip(ok, preds)}
+            batch_rows = [_image_row(todo[x.i], by_i.get(x.i), x.error, evidence, prevalence, failed, on_error)
+                          for x in pending]
+            w.writerows(batch_rows)
+            fh.flush()
+            rows.extend(batch_rows)
+            bar.update(len(pending))
+            pending.clear()
+
+        for res in ray_features(list(enumerate(r.path for r in todo)), job, address=address, actors=actors,
+                                batch_size=batch_size):
+            pending.append(res)
+            if len(pending) >= batch_size:
+                flush()
+        if pending:
+            flush()
     bar.close()
     return rows

@@ -29,6 +29,12 @@ def features_cmd(
     runtime: str = typer.Option(DEFAULT_RUNTIME, "--runtime",
                                 help="onnx | torch | torch-channels-last (default chosen by benchmarks/throughput.py)"),
     out: Optional[Path] = typer.Option(None, "--out", help="also save X and ids to this .npz"),
+    engine: str = typer.Option("local", "--engine", help="local (in-process, default) | ray (Ray Data actors; "
+                                                          "needs mammokit[ray], see docs/scaling.md)"),
+    address: Optional[str] = typer.Option(None, "--address", help="--engine ray: join this Ray cluster "
+                                                                   "(host:port or auto); default a local Ray"),
+    actors: Optional[int] = typer.Option(None, "--actors", min=1, help="--engine ray: actor pool size "
+                                                                        "(default one per cluster CPU)"),
 ) -> None:
     """Extract pooled backbone features for every image, with a progress bar, and report throughput."""
     import numpy as np
@@ -39,7 +45,8 @@ def features_cmd(
     records = load_dataset(dataset, data)
     cfg = resolve_preprocess(backbone, None, size=size, mode=mode)
     fs = extract_features(records, backbone=backbone, weights=weights, preprocess=cfg, cache_dir=cache,
-                          batch_size=batch_size, threads=threads, tta=tta, runtime=runtime)
+                          batch_size=batch_size, threads=threads, tta=tta, runtime=runtime, engine=engine,
+                          address=address, actors=actors)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         np.savez(out, X=fs.X, ids=np.asarray(fs.ids))

@@ -18,6 +18,7 @@ from ._defaults import DEFAULT_BATCH_SIZE, DEFAULT_DECODE_THREAD, DEFAULT_RUNTIM
 from ._engine import check_runtime, feature_maps, load_backbone, load_engine
 from ._identity import backbone_identity
 from ._prefetch import prefetched
+from ._ray import check_engine
 
 
 @dataclass
@@ -65,14 +66,20 @@ def extract_features(
     runtime: str = DEFAULT_RUNTIME,
     progress: bool = True,
     decode_thread: bool = DEFAULT_DECODE_THREAD,
+    engine: str = "local",
+    address: str | None = None,
+    actors: int | None = None,
 ) -> FeatureSet:
     """Features for every record, in order. Hits come from the cache; misses are computed in batches.
 
     The backbone is built only when something must be computed: cache keys use its identity string,
     which comes from the weights file (features/_identity.py), so a cached re-run never loads the model.
     Torch- and ONNX-computed features share cache entries (they agree to 1e-4, tests/test_features_onnx.py).
+    ``engine="ray"`` computes the misses on a Ray cluster (``address``; default a local Ray) with ``actors``
+    actors (default one per CPU, ``threads`` each, default 1); keys, cache entries and values are the same.
     """
     check_runtime(runtime)  # also when every feature is cached and no engine is built
+    check_engine(engine)
     cfg = resolve_preprocess(backbone, preprocess)
     items = [_as_item(r) for r in records]
     identity = backbone_identity(backbone, weights, cfg.size)
@@ -93,7 +100,25 @@ def extract_features(
         out[i] = cache.get(keys[-1])
     misses = [i for i, v in enumerate(out) if v is None]
     hits = len(items) - len(misses)
-    if misses:
+    nodes: dict[str, int] = {}
+    if misses and engine == "ray":
+        from ._ray import RayJob, raise_first_error, ray_features
+
+        job = RayJob(backbone, weights, cfg.as_dict(), bool(tta), bool(spatial), runtime, str(cache_root),
+                     int(threads) if threads else 1)
+        bar = tqdm(total=len(items), initial=hits, desc=f"features {backbone} (ray)", unit="img", disable=not progress)
+        results = []
+        for r in ray_features([(i, items[i][1]) for i in misses], job, address=address, actors=actors,
+                              batch_size=batch_size):
+            results.append(r)
+            bar.update(1)
+        bar.close()
+        raise_first_error(results)
+        for r in results:
+            cache.put(keys[r.i], r.feature)
+            out[r.i] = r.feature
+            nodes[r.node] = nodes.get(r.node, 0) + 1
+    elif misses:
         engine = load_engine(backbone, weights, cfg.size, runtime, cache_dir=cache_root, threads=threads)
         if threads and runtime.startswith("torch"):
             import torch
@@ -121,7 +146,7 @@ def extract_features(
         "images": len(items), "seconds": round(seconds, 3),
         "images_per_s": round(len(items) / seconds, 2) if seconds > 0 else float("inf"),
         "cache_hits": hits, "computed": len(misses), "corrupt_recovered": cache.corrupt_recovered,
-        "backbone": identity, "runtime": runtime, "batch_size": batch_size, "threads": threads, "preprocess": cfg.as_dict(), "tta": bool(tta),
+        "engine": engine, "nodes": nodes, "backbone": identity, "runtime": runtime, "batch_size": batch_size, "threads": threads, "preprocess": cfg.as_dict(), "tta": bool(tta),
     }
     return FeatureSet(X=X, ids=[i for i, _ in items], stats=stats)
 

@@ -81,6 +81,8 @@ def predict_cmd(
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="batch mode: model intra-op threads")] = None,
     cache: Annotated[Path | None, typer.Option("--cache", help="batch mode: cache folder for the ONNX export")] = None,
     restart: Annotated[bool, typer.Option("--restart", help="batch mode: start --out again instead of resuming")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="batch mode: local (default) | ray (docs/scaling.md)")] = "local",
+    address: Annotated[str | None, typer.Option("--address", help="--engine ray: the Ray cluster to join")] = None,
 ) -> None:
     """Classify images with a trained bundle: class, calibrated probabilities, suggested BI-RADS (only from a
     model that has shown it can separate the classes)."""
@@ -105,7 +107,7 @@ def predict_cmd(
             raise typer.BadParameter("--dataset needs --out FILE.csv (batch predictions go to a file)")
         records = batch_records(images, dataset, data)
         if run_batch(predictor, records, out, prevalence=prevalence, batch_size=batch_size, threads=threads,
-                     cache=cache, restart=restart):
+                     cache=cache, restart=restart, engine=engine, address=address):
             raise typer.Exit(code=2)
         return
     if not images:

@@ -29,13 +29,14 @@ def batch_records(images: list[Path] | None, dataset: str | None, data: Path | N
 
 
 def run_batch(predictor, records: list, out: Path, *, prevalence: float, batch_size: int | None,
-              threads: int | None, cache: Path | None, restart: bool) -> int:
+              threads: int | None, cache: Path | None, restart: bool, engine: str = "local",
+              address: str | None = None) -> int:
     """Write the CSV, print a summary table and the unreadable images; the number of failures."""
     from ..bundle import predict_records
     from ..constants import RESEARCH_DISCLAIMER
 
     s = predict_records(predictor, records, out, prevalence=prevalence, batch_size=batch_size, threads=threads,
-                        cache_dir=cache, restart=restart)
+                        cache_dir=cache, restart=restart, engine=engine, address=address)
     table = Table(title=f"predict: {out}")
     for col in ("images", "computed", "resumed", "failed", "breasts", "seconds", "images/s"):
         table.add_column(col, justify="right")

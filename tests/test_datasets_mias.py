@@ -189,3 +189,23 @@ def test_parse_rows_count(mias_dir):
     rows = parse_mias_info(mias_dir / "Info.txt")
     assert len(rows) == 330  # 322 images, some with several lesion rows
     assert len({r.refnum for r in rows}) == 322
+
+
+def test_repo_root_outside_a_checkout_is_the_working_directory(tmp_path, monkeypatch):
+    """In an installed wheel there is no pyproject.toml two folders above the package: runs/, cache/ and
+    configs/ are then looked for in the working directory instead of somewhere in site-packages."""
+    import importlib.util
+
+    import mammokit.constants as real
+
+    copy = tmp_path / "site-packages" / "mammokit" / "constants.py"
+    copy.parent.mkdir(parents=True)
+    shutil.copyfile(real.__file__, copy)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    spec = importlib.util.spec_from_file_location("constants_in_a_wheel", copy)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.REPO_ROOT == work
+    assert real.REPO_ROOT == Path(real.__file__).resolve().parents[2]  # this checkout

@@ -31,7 +31,10 @@ IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 NORMALISATION_MODES = ("caffe", "imagenet")
 
 # --- data locations -------------------------------------------------------------
-REPO_ROOT = Path(__file__).resolve().parents[2]
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
+# A source checkout (`make demo`, `pip install -e .`) keeps runs/, cache/ and configs/ beside pyproject.toml;
+# an installed wheel has no such folder above it, and then the working directory takes its place.
+REPO_ROOT = _SOURCE_ROOT if (_SOURCE_ROOT / "pyproject.toml").is_file() else Path.cwd()
 MIAS_ENV = "MAMMOKIT_MIAS"
 
 

@@ -277,11 +277,9 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
 
 
 def _write_report(out: Path) -> None:
-    """Figures + report.html through mammokit.report, when that package provides write_report."""
-    try:
-        from .report import write_report
-    except ImportError:
-        return
+    """Figures + report.html (mammokit.report); a failure is reported, and the run's files stay written."""
+    from .report import write_report
+
     try:
         write_report(out)
     except Exception as exc:  # noqa: BLE001 - the run's files are written; a report failure must not hide them

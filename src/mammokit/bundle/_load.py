@@ -179,16 +179,13 @@ class Predictor:
         pred = self.predictions_from_features(feats, [pre.mask_fraction], [source], [pre.view])[0]
         if heatmap:
             k = self.classes.index(pred.label)
+            from ..explain import gradcam_heatmap
+
             try:
-                from ..explain import gradcam_heatmap
-            except ImportError:
-                pred.notes.append("heatmap unavailable: mammokit.explain is not installed")
-            else:
-                try:
-                    pred.heatmap = gradcam_heatmap(self.torch_model(), torch.from_numpy(pre.tensor[None]), k,
-                                                   self.target_layer)
-                except MammokitError as exc:
-                    pred.notes.append(f"heatmap unavailable: {exc}")
+                pred.heatmap = gradcam_heatmap(self.torch_model(), torch.from_numpy(pre.tensor[None]), k,
+                                               self.target_layer)
+            except MammokitError as exc:
+                pred.notes.append(f"heatmap unavailable: {exc}")
         return pred
 
     def predictions_from_features(self, feats: np.ndarray, mask_fractions, sources, views=None) -> list[Prediction]:

@@ -26,12 +26,9 @@ def _save_heatmap(pred, out_dir: Path, stem: str) -> Path | None:
     from ..io import write_png
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        from ..explain import overlay_heatmap
+    from ..explain import overlay_heatmap
 
-        img = overlay_heatmap(pred.view, pred.heatmap).astype("float32") / 255.0
-    except ImportError:
-        img = pred.heatmap
+    img = overlay_heatmap(pred.view, pred.heatmap).astype("float32") / 255.0
     path = out_dir / f"{stem}-heatmap.png"
     write_png(path, img)
     return path

@@ -119,7 +119,7 @@ def extract_features(
             out[r.i] = r.feature
             nodes[r.node] = nodes.get(r.node, 0) + 1
     elif misses:
-        engine = load_engine(backbone, weights, cfg.size, runtime, cache_dir=cache_root, threads=threads)
+        runner = load_engine(backbone, weights, cfg.size, runtime, cache_dir=cache_root, threads=threads)
         if threads and runtime.startswith("torch"):
             import torch
 
@@ -132,7 +132,7 @@ def extract_features(
         for start in range(0, len(misses), batch_size):
             chunk = misses[start : start + batch_size]
             batch = np.stack([next(tensors) for _ in chunk])
-            maps = feature_maps(engine, batch, tta)
+            maps = feature_maps(runner, batch, tta)
             feats = maps.astype(np.float32) if spatial else maps.mean(axis=(2, 3)).astype(np.float32)
             for i, f in zip(chunk, feats):
                 cache.put(keys[i], f)

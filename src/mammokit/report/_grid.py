@@ -41,14 +41,9 @@ def framed_thumbnail(view: np.ndarray, colour: tuple[int, int, int], frame: int 
 
 
 def preprocess_config_from(config: dict):
-    """The run's PreprocessConfig, from config.yaml's ``preprocess`` or ``features`` section.
+    """The run's PreprocessConfig, from config.yaml's ``preprocess`` or ``features`` section."""
+    from ..preprocess import PreprocessConfig
 
-    Returns None when mammokit.preprocess is not importable (thumbnails are then plain downscaled images).
-    """
-    try:
-        from ..preprocess import PreprocessConfig
-    except ImportError:
-        return None
     known = {f.name for f in dataclasses.fields(PreprocessConfig)}
     settings: dict = {}
     for section in ("features", "preprocess"):  # later sections win: preprocess is the more specific one
@@ -81,13 +76,10 @@ def _downscale(grey: np.ndarray, size: int) -> np.ndarray:
 
 
 def load_thumbnail(path: Path, preprocess_cfg, size: int = THUMBNAIL_PX) -> np.ndarray:
-    """What the model saw (the preprocessed view) when preprocessing is available, else the image,
+    """What the model saw (the preprocessed view), or the image itself when the run records no preprocessing,
     read through mammokit's readers (DICOM, PGM, PNG, ...)."""
-    try:
-        from ..io import read_image
-    except ImportError:  # readers not in this checkout: Pillow reads the common formats
-        with PILImage.open(path) as im:
-            return _downscale(np.asarray(im.convert("L")), size)
+    from ..io import read_image
+
     image = read_image(path)
     if preprocess_cfg is None:
         return _downscale(image.pixels, size)

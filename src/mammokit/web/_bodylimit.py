@@ -17,6 +17,9 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from ._errors import error_response
+from ._limits import UPLOAD_PATHS, Busy, UploadLimits
+
 FORM_OVERHEAD = 64 * 1024  # multipart framing and the small form fields around the file(s)
 SMALL_BODY = 64 * 1024
 EXAM_FILES = 4  # rcc, rmlo, lcc, lmlo
@@ -40,11 +43,23 @@ def body_limit(path: str, max_upload_bytes: int) -> int:
     return SMALL_BODY
 
 
-def _authenticated(ctx, request: Request) -> bool:
+def _user_id(ctx, request: Request) -> int | None:
+    """The id of the user a request's session cookie or API token belongs to; None when neither is valid."""
     from ._context import session_from_cookie, user_from_bearer
 
     with ctx.factory() as db:
-        return user_from_bearer(db, request) is not None or session_from_cookie(ctx, db, request) is not None
+        user = user_from_bearer(db, request)
+        if user is None:
+            ws = session_from_cookie(ctx, db, request)
+            user = ws.user if ws is not None else None
+        return None if user is None else user.id
+
+
+def _limits(app, settings) -> UploadLimits:
+    limits = getattr(app.state, "upload_limits", None)
+    if limits is None:
+        limits = app.state.upload_limits = UploadLimits(settings)
+    return limits
 
 
 class BodyGuard:
@@ -57,23 +72,35 @@ class BodyGuard:
         ctx = scope["app"].state.ctx
         request = Request(scope)  # headers and cookies only: the body is not touched here
         path = scope["path"]
-        if path not in _PUBLIC_POSTS and not await anyio.to_thread.run_sync(_authenticated, ctx, request):
+        user_id = None if path in _PUBLIC_POSTS else await anyio.to_thread.run_sync(_user_id, ctx, request)
+        if user_id is None and path not in _PUBLIC_POSTS:
             resp = (JSONResponse({"detail": "login or an API token (Authorization: Bearer ...) required"},
                                  status_code=401, headers={"WWW-Authenticate": "Bearer"})
                     if path.startswith("/api/") else RedirectResponse("/login", status_code=303))
             resp.headers["Connection"] = "close"
             return await resp(scope, receive, send)
+        limits = _limits(scope["app"], ctx.settings) if path in UPLOAD_PATHS else None
+        if limits is not None:
+            try:
+                limits.admit(user_id)  # per-user uploads at once and per minute: 429 before the body
+            except Busy as exc:
+                resp = error_response(request, exc.status_code, exc.detail, {**exc.headers, "Connection": "close"})
+                return await resp(scope, receive, send)
         limit = body_limit(path, ctx.settings.max_upload_bytes)
         received = 0
         started = False
+        holding = False
 
         async def counted_receive():
-            nonlocal received
+            nonlocal received, holding
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise BodyTooLarge(limit)
+                if limits is not None and not message.get("more_body") and not holding:
+                    await limits.acquire_slot()  # the body is in: now wait for a decode/analysis slot
+                    holding = True
             return message
 
         async def watched_send(message):
@@ -88,3 +115,8 @@ class BodyGuard:
                 raise
             resp = JSONResponse({"detail": exc.detail}, status_code=413, headers=exc.headers)
             await resp(scope, receive, send)
+        finally:
+            if holding:
+                limits.release_slot()
+            if limits is not None:
+                limits.release(user_id)

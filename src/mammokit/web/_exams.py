@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from .._json import strict_dumps
 from ..birads import BIRADS_DESCRIPTIONS, assess, mean_probabilities, most_severe
 from ..errors import InputFileError
-from ..io import Image, read_image_bytes
+from ..io import Image
 from ._context import AppContext, audit
 from ._db import Exam, ExamImage, User
+from ._decode import read_upload
 from ._privacy import client_label, log
 from ._security import patient_key
 from ._uploads import NO_CATEGORY, UploadRejected, _status_for, prepare_upload, store_upload
@@ -92,8 +93,8 @@ def _place(ctx: AppContext, files: list[ExamFile]) -> list[_Placed]:
         if not f.data:
             raise _reject(422, label, "empty file (0 bytes)")
         try:
-            image = read_image_bytes(f.data, "upload", max_pixels=settings.max_pixels,
-                                     max_bytes=settings.max_upload_bytes)
+            image = read_upload(f.data, "upload", max_pixels=settings.max_pixels,
+                                max_bytes=settings.max_upload_bytes)
         except InputFileError as exc:
             raise _reject(_status_for(exc), label, exc.problem) from None
         lat, view = image.meta.laterality, (image.meta.view or "").upper() or None

@@ -46,6 +46,13 @@ class WebSettings:
     max_failures_per_account: int = 5
     max_failures_per_address: int = 20
     failure_window_s: int = 15 * 60
+    # Uploads decoded and analysed at once: what this much memory holds (web/_limits.py), unless set.
+    analysis_memory_mb: int = 512
+    max_concurrent_analyses: int | None = None
+    analysis_wait_s: float = 30.0  # an upload waits this long for a slot, then gets 503
+    max_uploads_in_flight_per_user: int = 4
+    max_uploads_per_minute: int = 30
+    orphan_grace_s: float = 60.0  # the start-up sweep keeps unreferenced files younger than this
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()

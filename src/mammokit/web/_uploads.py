@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from .._json import strict_dumps
 from ..birads import check_prevalence
 from ..errors import ConfigError, ImageReadError, InputFileError, MammokitError, ModelError
-from ..io import Image, read_image_bytes, sniff_format
+from ..io import Image, sniff_format
 from ._analysis import Analysis
 from ._context import AppContext, audit
 from ._db import Assessment, Prediction, User
+from ._decode import read_upload
 from ._deid import deidentify_dicom
 from ._privacy import client_label, log, public_reason, stored_name
 from ._security import patient_key
@@ -98,8 +99,8 @@ def prepare_upload(ctx: AppContext, db: Session, request: Request, user: User, f
             raise UploadRejected(415, "not a supported image (DICOM, PNG, JPEG, PGM or TIFF content expected)")
         try:
             if image is None:
-                image = read_image_bytes(data, UPLOAD_NAME, max_pixels=settings.max_pixels,
-                                         max_bytes=settings.max_upload_bytes)
+                image = read_upload(data, UPLOAD_NAME, max_pixels=settings.max_pixels,
+                                    max_bytes=settings.max_upload_bytes)
         except InputFileError as exc:
             log.info("upload rejected, %s: %s", UPLOAD_NAME, exc.problem)  # the full reader text
             raise UploadRejected(_status_for(exc), exc.problem) from None

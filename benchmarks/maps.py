@@ -30,7 +30,7 @@ CONFIG = REPO / "configs" / "mias-lesion.yaml"
 
 
 def _settings(args) -> dict:
-    from mammokit.experiment import load_config
+    from mammokit.orchestration import load_config
 
     cfg = load_config(CONFIG, [])
     sizes = [256, 320] if args.quick else (args.sizes or cfg["model"]["sizes"])

@@ -31,9 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, machine, save_results, table
 
 from mammokit.datasets import load_dataset, task_targets
-from mammokit.demo import CONFIGS_DIR, DEMO_RUNS, demo_feature_overrides
-from mammokit.experiment import build_metrics, load_config
 from mammokit.features import extract_features, resolve_preprocess
+from mammokit.orchestration import CONFIGS_DIR, DEMO_RUNS, build_metrics, demo_feature_overrides, load_config
 from mammokit.protocols import ProtocolData, run_protocol
 
 BACKBONE, SIZE = "efficientnet_lite2", 384

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from mammokit.compare import BEGIN, END, load_comparison_config, refresh_docs, select_patients
 from mammokit.constants import REPO_ROOT, default_mias_dir
 from mammokit.errors import ConfigError, DatasetError, InputFileError
+from mammokit.orchestration.compare import BEGIN, END, load_comparison_config, refresh_docs, select_patients
 
 CONFIG = REPO_ROOT / "configs" / "paper-comparison.yaml"
 MODELS = ("cnn_imbalanced", "cnn_smote", "cnn_class_weight", "cnn_lstm_smote")

@@ -7,7 +7,7 @@ import pytest
 
 from mammokit.constants import REPO_ROOT
 from mammokit.errors import ConfigError, InputFileError
-from mammokit.experiment import DEFAULTS, load_config
+from mammokit.orchestration import DEFAULTS, load_config
 
 CONFIGS = REPO_ROOT / "configs"
 
@@ -65,7 +65,7 @@ def test_missing_config_file():
 
 
 def test_run_refuses_models_it_cannot_train_on_pooled_features(tmp_path):
-    from mammokit.experiment import run_config
+    from mammokit.orchestration import run_config
 
     cfg = load_config(None, ["model.type=cnn_lstm"])  # valid for `mammokit compare`, not for `run`
     with pytest.raises(ConfigError, match="mammokit compare"):

@@ -18,7 +18,7 @@ import yaml
 
 from mammokit.cli import main
 from mammokit.constants import RESEARCH_DISCLAIMER
-from mammokit.experiment import load_config, run_config
+from mammokit.orchestration import load_config, run_config
 
 pytestmark = pytest.mark.xdist_group("mias-small-run")
 

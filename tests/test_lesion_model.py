@@ -12,7 +12,7 @@ from mammokit.bundle import load_bundle
 from mammokit.cli import main
 from mammokit.constants import REPO_ROOT, RESEARCH_DISCLAIMER
 from mammokit.errors import ConfigError, DatasetError, ModelError
-from mammokit.experiment import load_config
+from mammokit.orchestration import load_config
 from mammokit.models.lesion import load_lesion_bundle, run_lesion
 from mammokit.models.lesion._runner import load_lesion_config
 

@@ -490,9 +490,9 @@ def test_cli_report_help(capsys):
 
 
 def test_report_of_a_real_module1_run(tmp_path):
-    """mammokit.experiment writes the run folder (tiny real data, small backbone input); its report
+    """mammokit.orchestration writes the run folder (tiny real data, small backbone input); its report
     carries the run's own leak numbers and CIs. Guards the run-folder contract between the two areas."""
-    from mammokit.experiment import load_config, run_config
+    from mammokit.orchestration import load_config, run_config
 
     data = tmp_path / "data"
     for rec in _mias_records()[::2]:  # 17 real images, each its own patient in a folder data set

@@ -36,7 +36,7 @@ def _data():
 
 
 def _figures(cfg: dict, data) -> dict:
-    from mammokit.experiment import build_metrics
+    from mammokit.orchestration import build_metrics
     from mammokit.protocols import run_protocol
 
     result = run_protocol(cfg["protocol"]["name"], data, cfg)
@@ -50,9 +50,9 @@ def _figures(cfg: dict, data) -> dict:
 
 
 def compute() -> dict:
-    from mammokit.compare._config import load_comparison_config
-    from mammokit.compare._run import _cell_config
-    from mammokit.experiment import load_config
+    from mammokit.orchestration import load_config
+    from mammokit.orchestration.compare._config import load_comparison_config
+    from mammokit.orchestration.compare._run import _cell_config
 
     data = _data()
     rows = {}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _compute import EXPECTED, compute  # noqa: E402
+from _compute import EXPECTED, compute
 
 if __name__ == "__main__":
     EXPECTED.write_text(json.dumps(compute(), indent=1, allow_nan=False) + "\n")

@@ -76,7 +76,7 @@ def build_tiny_bundle(work: Path, backbone: str = "efficientnet_lite0", size: in
 
     from mammokit.constants import default_mias_dir
     from mammokit.datasets import load_mias
-    from mammokit.experiment import load_config, run_config
+    from mammokit.orchestration import load_config, run_config
 
     torch.set_num_threads(1)
     mias = default_mias_dir()

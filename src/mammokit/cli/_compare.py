@@ -24,8 +24,14 @@ def compare_cmd(
 
     from rich.console import Console
 
-    from ..compare import load_comparison_config, markdown_table, refresh_docs, rich_table, run_comparison
     from ..constants import RESEARCH_DISCLAIMER
+    from ..orchestration.compare import (
+        load_comparison_config,
+        markdown_table,
+        refresh_docs,
+        rich_table,
+        run_comparison,
+    )
 
     # wide enough for the table when the output is a file or a pipe (rich assumes 80 columns there)
     console = Console(width=None if sys.stdout.isatty() else 200)

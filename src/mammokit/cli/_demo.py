@@ -24,7 +24,7 @@ def demo_cmd(
     from rich.table import Table
 
     from ..constants import RESEARCH_DISCLAIMER
-    from ..demo import run_demo
+    from ..orchestration import run_demo
     from ..report import comparison_rows, comparison_table, task_comparison_rows, task_comparison_table
 
     console = Console(width=max(Console().width, 150))  # the table is wide; never truncate figures

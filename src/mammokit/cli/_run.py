@@ -110,7 +110,7 @@ def run_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
     """Run an experiment: features, protocol, metrics with CIs, bundle, report."""
-    from ..experiment import load_config, run_config
+    from ..orchestration import load_config, run_config
 
     cfg = load_config(config, set_ or [])
     run_dir = run_config(cfg, out, progress=not quiet, report=not no_report)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .constants import DEFAULT_RUNS_DIR, REPO_ROOT
+from ..constants import DEFAULT_RUNS_DIR, REPO_ROOT
 
 CONFIGS_DIR = REPO_ROOT / "configs"
 # (config file, run name). Module 1 first: its leak is the headline the other two correct.
@@ -34,7 +34,7 @@ class DemoResult:
 
 
 def demo_feature_overrides(backbone: str, size: int) -> list[str]:
-    from .features import resolve_preprocess
+    from ..features import resolve_preprocess
 
     mode = resolve_preprocess(backbone, None, size=size).mode  # the backbone's own normalisation
     return [f"features.backbone={backbone}", f"features.size={size}", f"features.mode={mode}",
@@ -44,11 +44,12 @@ def demo_feature_overrides(backbone: str, size: int) -> list[str]:
 def run_demo(*, data: str | Path | None = None, out: str | Path | None = None, backbone: str = "efficientnet_lite2",
              size: int = 384, extra_overrides: list[str] | None = None, lesion: bool = True,
              say=print) -> DemoResult:
-    from .bundle import choose_served_bundle
-    from .datasets import load_dataset
-    from .experiment import load_config, run_config
-    from .features import extract_features, resolve_preprocess
-    from .report import write_comparison
+    from ..bundle import choose_served_bundle
+    from ..datasets import load_dataset
+    from ..features import extract_features, resolve_preprocess
+    from ..report import write_comparison
+    from ._config import load_config
+    from ._experiment import run_config
 
     out = Path(out) if out else DEFAULT_RUNS_DIR
     records = load_dataset("mias", data)

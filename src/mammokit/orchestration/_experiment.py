@@ -1,6 +1,6 @@
 """Run one configured experiment end to end and write its run folder.
 
-    cfg = load_config("configs/mias-cv.yaml", ["protocol.repeats=1"])
+    cfg = load_config("configs/mias-cv.yaml", ["protocol.repeats=1"])   # orchestration._config
     run_dir = run_config(cfg, "runs/mias-cv")
 
 data set -> task targets -> cached deep features -> protocol (balance, head, calibration)
@@ -18,127 +18,18 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from . import __version__
-from ._json import strict_dumps
-from ._numerics import numerics_report
-from .constants import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, RESEARCH_DISCLAIMER, TASKS
-from .errors import ConfigError, InputFileError
+from .. import __version__
+from .._json import strict_dumps
+from .._numerics import numerics_report
+from ..constants import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, RESEARCH_DISCLAIMER
+from ..errors import ConfigError
+from ._config import validate_config
 
-DEFAULTS: dict = {
-    "name": "experiment",
-    "dataset": {"name": "mias", "data": None},
-    "task": "3class",
-    "features": {"backbone": "efficientnet_lite2", "weights": None, "size": None, "mode": None, "tta": False,
-                 "batch_size": 16, "cache_dir": None},
-    "balance": "smote",
-    "model": {"type": "dense_head", "epochs": 100, "patience": 10, "lr": 1e-3, "batch_size": 32,
-              "val_fraction": 0.2, "weight_decay": 0.0, "C": 1.0},
-    "protocol": {"name": "cv", "folds": 5, "repeats": 3, "test_size": 0.2},
-    "calibration": {"method": "temperature", "fraction": 0.2, "prior_correction": True},
-    "bootstrap": {"n": 1000, "level": 0.95},
-    "seed": 0,
-}
 # Models run_config trains (on pooled features) and bundles; others run through `mammokit compare`.
 RUN_MODEL_TYPES = ("dense_head", "logistic")
 
-
-def _merge(base: dict, update: dict, where: str = "") -> dict:
-    """Deep-merge ``update`` into a copy of ``base``; keys base lacks are an error."""
-    out = copy.deepcopy(base)
-    unknown = [k for k in update if k not in base]
-    if unknown:
-        names = ", ".join(f"{where}{k}" for k in unknown)
-        raise ConfigError(f"unknown config key(s): {names} (known: {', '.join(where + k for k in base)})")
-    for k, v in update.items():
-        if isinstance(base[k], dict):
-            if not isinstance(v, dict):
-                raise ConfigError(f"config key {where}{k} must be a mapping, got {v!r}")
-            out[k] = _merge(base[k], v, f"{where}{k}.")
-        else:
-            out[k] = v
-    return out
-
-
-def parse_override(item: str) -> dict:
-    """``key.sub=value`` (``--set``) as a nested mapping; the value is parsed as YAML (empty -> None)."""
-    if "=" not in item:
-        raise ConfigError(f"--set {item!r}: expected key.sub=value")
-    key, value = item.split("=", 1)
-    parts = [p for p in key.strip().split(".") if p]
-    if not parts:
-        raise ConfigError(f"--set {item!r}: empty key")
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError:
-        parsed = value
-    node: dict = {}
-    cur = node
-    for p in parts[:-1]:
-        cur[p] = {}
-        cur = cur[p]
-    cur[parts[-1]] = parsed
-    return node
-
-
-def read_config_file(path: str | Path) -> tuple[Path, dict]:
-    """The YAML mapping in a config file (empty file -> {}); missing file, bad YAML or a non-mapping is an error."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputFileError(p, "config file not found")
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: a config must be a mapping of keys")
-    return p, data
-
-
-def validate_config(cfg: dict) -> dict:
-    """Check the choices and protocol numbers of a merged experiment config (seed made an int)."""
-    from .balance import BALANCE_METHODS
-    from .evaluate import CALIBRATION_METHODS
-    from .models import MODEL_TYPES
-    from .protocols import PROTOCOLS
-
-    checks = [("task", cfg["task"], TASKS), ("balance", cfg["balance"], BALANCE_METHODS),
-              ("model.type", cfg["model"]["type"], MODEL_TYPES), ("protocol.name", cfg["protocol"]["name"], PROTOCOLS),
-              ("calibration.method", cfg["calibration"]["method"], CALIBRATION_METHODS)]
-    for key, value, allowed in checks:
-        if value not in allowed:
-            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(allowed)}")
-    try:
-        cfg["seed"] = int(cfg["seed"])
-        ts = float(cfg["protocol"]["test_size"])
-        folds, repeats = int(cfg["protocol"]["folds"]), int(cfg["protocol"]["repeats"])
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"seed/protocol numbers must be numbers ({exc})") from None
-    if not 0 < ts < 1 or folds < 2 or repeats < 1:
-        raise ConfigError("protocol: need 0 < test_size < 1, folds >= 2, repeats >= 1")
-    if not str(cfg["name"]).strip() or "/" in str(cfg["name"]):
-        raise ConfigError(f"name: {cfg['name']!r} must be a plain folder name")
-    return cfg
-
-
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> dict:
-    """Read a YAML config over the defaults and apply ``key.sub=value`` overrides (values parsed as YAML)."""
-    cfg = copy.deepcopy(DEFAULTS)
-    if path is not None:
-        p, data = read_config_file(path)
-        if isinstance(data.get("model"), dict) and data["model"].get("type") == "lesion":
-            from .models.lesion import load_lesion_config  # the lesion model (issue 4) has its own settings
-
-            return load_lesion_config(data, overrides, name=p.stem)
-        cfg = _merge(cfg, data)
-        if "name" not in data:
-            cfg["name"] = p.stem
-    for item in overrides or []:
-        cfg = _merge(cfg, parse_override(item))
-    return validate_config(cfg)
-
-
 def _features(cfg: dict, records, progress: bool):
-    from .features import extract_features, load_backbone, resolve_preprocess
+    from ..features import extract_features, load_backbone, resolve_preprocess
 
     f = cfg["features"]
     # size null: the paper's 224 px for resnet50, 384 px for the EfficientNet-Lite backbones
@@ -175,8 +66,8 @@ def _nan_to_none(o):
 def build_metrics(cfg: dict, result, classes, *, n_images: int, n_patients: int, timing: dict,
                   feature_stats: dict | None = None) -> dict:
     """metrics.json content for a protocol result (see docs/architecture.md)."""
-    from .bundle import git_commit
-    from .evaluate import calibration_report, mean_of_repeats, per_repeat_metrics, summarize
+    from ..bundle import git_commit
+    from ..evaluate import calibration_report, mean_of_repeats, per_repeat_metrics, summarize
 
     b = cfg["bootstrap"]
     headline = summarize(result.y_true, result.proba, result.patients, classes, n_boot=int(b["n"]),
@@ -217,17 +108,17 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
                report: bool = True) -> Path:
     """Run ``config`` (as from ``load_config``) and write the run folder; returns its path."""
     if isinstance(config.get("model"), dict) and config["model"].get("type") == "lesion":
-        from .models.lesion import run_lesion  # the lesion-aware model writes the same run-folder files
+        from ..models.lesion import run_lesion  # the lesion-aware model writes the same run-folder files
 
         out = run_lesion(config, Path(out_dir) if out_dir is not None else DEFAULT_RUNS_DIR / config["name"],
                          progress=progress)
         if report:
             _write_report(out)
         return out
-    from .bundle import discrimination_from_summary, near_constant_from, save_bundle
-    from .datasets import load_dataset, task_targets
-    from .evaluate import PredictionTable, write_predictions
-    from .protocols import ProtocolData, run_protocol
+    from ..bundle import discrimination_from_summary, near_constant_from, save_bundle
+    from ..datasets import load_dataset, task_targets
+    from ..evaluate import PredictionTable, write_predictions
+    from ..protocols import ProtocolData, run_protocol
 
     cfg = validate_config(copy.deepcopy(config))
     if cfg["model"]["type"] not in RUN_MODEL_TYPES:
@@ -278,7 +169,7 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
 
 def _write_report(out: Path) -> None:
     """Figures + report.html (mammokit.report); a failure is reported, and the run's files stay written."""
-    from .report import write_report
+    from ..report import write_report
 
     try:
         write_report(out)

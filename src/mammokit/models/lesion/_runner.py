@@ -20,13 +20,13 @@ from ...bundle._evidence import discrimination_from_summary, near_constant_from
 from ...constants import BASE_LABELS, RESEARCH_DISCLAIMER, TASKS
 from ...datasets import load_dataset
 from ...errors import ConfigError, DatasetError
-from ...experiment import parse_override  # the same --set key.sub=value syntax as the other configs
+from ...orchestration._config import parse_override  # the same --set key.sub=value syntax as the other configs
 from ...features import compute_cell_maps
 from ._bundle import _git_commit, save_lesion_bundle
 from ._cv import LesionCVResult, cross_validate
 from ._model import LesionModel, LesionSettings
 
-# The same top-level layout as the other experiment configs (mammokit.experiment), with the lesion
+# The same top-level layout as the other experiment configs (mammokit.orchestration), with the lesion
 # model's settings under ``model`` and its cell balancing in ``balance``.
 DEFAULTS = {
     "name": "mias-lesion", "seed": 0, "task": "3class",

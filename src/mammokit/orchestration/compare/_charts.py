@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..constants import RESEARCH_DISCLAIMER
+from ...constants import RESEARCH_DISCLAIMER
 from ._config import PROTOCOL_ORDER
 from ._table import HEADERS
 

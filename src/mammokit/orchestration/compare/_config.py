@@ -1,7 +1,7 @@
 """The comparison config: shared settings + one entry per model, each run under every protocol.
 
 Shared sections (task, dataset, features, calibration, bootstrap, seed) mean the same as in an
-experiment config (mammokit.experiment); ``models`` maps a short name to the model's label,
+experiment config (mammokit.orchestration); ``models`` maps a short name to the model's label,
 input (pooled features or a sequence layout of the spatial map), balance method, model
 section and the paper's claimed figures for it.
 """
@@ -10,9 +10,11 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from ..constants import TASKS
-from ..errors import ConfigError
-from ..experiment import parse_override, read_config_file  # the same file and --set rules as `mammokit run`
+from ...constants import TASKS
+from ...errors import ConfigError
+
+# the same file, merge and --set rules as `mammokit run`
+from .._config import check_choice, check_run_name, merge, parse_override, read_config_file
 
 PROTOCOL_ORDER = ("module1", "module2", "cv")
 
@@ -42,18 +44,8 @@ def _free(where: str) -> bool:
 
 
 def _merge(base: dict, update: dict, where: str = "") -> dict:
-    """Deep-merge ``update`` over ``base``; unknown keys are an error outside the free-form sections."""
-    out = copy.deepcopy(base)
-    for k, v in update.items():
-        if k not in base and not _free(where):
-            raise ConfigError(f"unknown config key {where}{k} (known here: {', '.join(where + b for b in base)})")
-        if isinstance(base.get(k), dict) and isinstance(v, dict):
-            out[k] = _merge(base[k], v, f"{where}{k}.")
-        elif isinstance(base.get(k), dict) and v is not None and k != "input":
-            raise ConfigError(f"config key {where}{k} must be a mapping, got {v!r}")
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
+    """The one config merge, with this config kind's free-form sections (model names, protocol parameters)."""
+    return merge(base, update, where, free=_free, replace=("input",), none_ok=True)
 
 
 def _model_entry(name: str, spec) -> dict:
@@ -65,7 +57,7 @@ def _model_entry(name: str, spec) -> dict:
     if inp != "pooled" and not (isinstance(inp, dict) and set(inp) == {"sequence"}):
         raise ConfigError(f"models.{name}.input must be 'pooled' or {{sequence: LAYOUT}}, got {inp!r}")
     if isinstance(inp, dict):
-        from ..models._cnn_lstm import SEQUENCE_LAYOUTS
+        from ...models._cnn_lstm import SEQUENCE_LAYOUTS
 
         if inp["sequence"] not in SEQUENCE_LAYOUTS:
             raise ConfigError(f"models.{name}.input.sequence: {inp['sequence']!r} is not one of "
@@ -83,13 +75,11 @@ def _model_entry(name: str, spec) -> dict:
 
 
 def validate_comparison(cfg: dict) -> dict:
-    from ..balance import BALANCE_METHODS
-    from ..models import MODEL_TYPES
+    from ...balance import BALANCE_METHODS
+    from ...models import MODEL_TYPES
 
-    if cfg["task"] not in TASKS:
-        raise ConfigError(f"task: {cfg['task']!r} is not one of {', '.join(TASKS)}")
-    if not str(cfg["name"]).strip() or "/" in str(cfg["name"]):
-        raise ConfigError(f"name: {cfg['name']!r} must be a plain folder name")
+    check_choice("task", cfg["task"], TASKS)
+    check_run_name(cfg["name"])
     if not cfg["models"]:
         raise ConfigError("models: the comparison needs at least one model")
     unknown = [p for p in cfg["protocols"] if p not in PROTOCOL_ORDER]

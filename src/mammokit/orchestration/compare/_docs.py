@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..errors import InputFileError
+from ...errors import InputFileError
 
 BEGIN = "<!-- BEGIN measured: written by `mammokit compare`; do not edit by hand -->"
 END = "<!-- END measured -->"

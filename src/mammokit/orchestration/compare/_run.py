@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .._json import strict_dumps
-from ..constants import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, RESEARCH_DISCLAIMER
-from ..errors import DatasetError
+from ..._json import strict_dumps
+from ...constants import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, RESEARCH_DISCLAIMER
+from ...errors import DatasetError
 from ._config import PROTOCOL_ORDER, validate_comparison
 
 TABLE_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_roc_auc")
@@ -59,7 +59,7 @@ def provenance(config_path: str | Path | None = None) -> dict:
 
     import torch
 
-    from ..bundle import git_commit
+    from ...bundle import git_commit
 
     return {
         "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -71,8 +71,8 @@ def provenance(config_path: str | Path | None = None) -> dict:
 
 
 def _cell_config(cfg: dict, model_name: str, protocol: str, seq_len: int | None) -> dict:
-    """The experiment config (mammokit.experiment format) for one (model, protocol) cell."""
-    from ..experiment import DEFAULTS, validate_config
+    """The experiment config (mammokit.orchestration format) for one (model, protocol) cell."""
+    from .._config import DEFAULTS, validate_config
 
     m = cfg["models"][model_name]
     cell = copy.deepcopy(DEFAULTS)
@@ -116,12 +116,12 @@ def _row(model_name: str, entry: dict, protocol: str, metrics: dict, y_true: np.
 def run_comparison(config: dict, out_dir: str | Path | None = None, *, config_path: str | Path | None = None,
                    progress: bool = True, log: Callable[[str], None] | None = None) -> Comparison:
     """Run the comparison ``config`` (as from ``load_comparison_config``) and write its run folder."""
-    from ..datasets import load_dataset, task_targets
-    from ..evaluate import PredictionTable, write_predictions
-    from ..experiment import build_metrics, json_default
-    from ..features import extract_features, resolve_preprocess
-    from ..models._cnn_lstm import map_to_sequence
-    from ..protocols import ProtocolData, run_protocol
+    from ...datasets import load_dataset, task_targets
+    from ...evaluate import PredictionTable, write_predictions
+    from ...features import extract_features, resolve_preprocess
+    from ...models._cnn_lstm import map_to_sequence
+    from ...protocols import ProtocolData, run_protocol
+    from .._experiment import build_metrics, json_default
     from ._charts import write_charts
     from ._table import write_tables
 

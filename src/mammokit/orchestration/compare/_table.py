@@ -5,7 +5,7 @@ import csv
 import math
 from pathlib import Path
 
-from ..constants import RESEARCH_DISCLAIMER
+from ...constants import RESEARCH_DISCLAIMER
 
 HEADERS = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "macro_f1": "Macro F1",
            "macro_roc_auc": "Macro ROC-AUC"}

@@ -63,12 +63,16 @@ def main() -> None:
     text = DOC.read_text()
     tp, pl = _load("throughput"), _load("pipeline")
     text = replace_section(text, "targets", _targets(tp, pl))
-    for name in ("throughput", "pipeline", "web_latency"):
+    for name in ("throughput", "pipeline", "web_latency", "batch_predict"):
         md = RESULTS / f"{name}.md"
         if md.is_file():
             text = replace_section(text, name, md.read_text()) if f"<!-- {name}:begin -->" in text else text
     DOC.write_text(text)
     print(f"updated {DOC}")
+    scaling, md = REPO / "docs" / "scaling.md", RESULTS / "ray_scaling.md"  # the Ray figures (issue 15)
+    if scaling.is_file() and md.is_file() and "<!-- ray_scaling:begin -->" in scaling.read_text():
+        scaling.write_text(replace_section(scaling.read_text(), "ray_scaling", md.read_text()))
+        print(f"updated {scaling}")
 
 
 if __name__ == "__main__":

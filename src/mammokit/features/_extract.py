@@ -101,6 +101,7 @@ def extract_features(
     misses = [i for i, v in enumerate(out) if v is None]
     hits = len(items) - len(misses)
     nodes: dict[str, int] = {}
+    busy = 0.0
     if misses and engine == "ray":
         from ._ray import RayJob, raise_first_error, ray_features
 
@@ -112,6 +113,7 @@ def extract_features(
                               batch_size=batch_size):
             results.append(r)
             bar.update(1)
+        busy = sum(r.seconds for r in results)  # actor-seconds spent reading, preprocessing and embedding
         bar.close()
         raise_first_error(results)
         for r in results:
@@ -146,7 +148,7 @@ def extract_features(
         "images": len(items), "seconds": round(seconds, 3),
         "images_per_s": round(len(items) / seconds, 2) if seconds > 0 else float("inf"),
         "cache_hits": hits, "computed": len(misses), "corrupt_recovered": cache.corrupt_recovered,
-        "engine": engine, "nodes": nodes, "backbone": identity, "runtime": runtime, "batch_size": batch_size, "threads": threads, "preprocess": cfg.as_dict(), "tta": bool(tta),
+        "engine": engine, "nodes": nodes, **({"ray_actor_seconds": round(busy, 3)} if nodes else {}), "backbone": identity, "runtime": runtime, "batch_size": batch_size, "threads": threads, "preprocess": cfg.as_dict(), "tta": bool(tta),
     }
     return FeatureSet(X=X, ids=[i for i, _ in items], stats=stats)
 

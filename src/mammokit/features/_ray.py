@@ -68,8 +68,11 @@ class FeatureActor:
         return pre, ""
 
     def __call__(self, batch: dict) -> dict:
+        import time
+
         from ._engine import feature_maps
 
+        t0 = time.perf_counter()
         loaded = [self._load(str(p)) for p in batch["path"]]
         ok = [k for k, (pre, _) in enumerate(loaded) if pre is not None]
         feats: list = [None] * len(loaded)
@@ -87,6 +90,8 @@ class FeatureActor:
             "mask_fraction": np.asarray([pre.mask_fraction if pre is not None else np.nan for pre, _ in loaded]),
             "error": np.asarray([err for _, err in loaded], dtype=object),
             "node": np.asarray([self.node] * len(loaded), dtype=object),
+            # the actor's busy time, shared over the batch's images: the per-core rate without Ray around it
+            "seconds": np.full(len(loaded), (time.perf_counter() - t0) / max(1, len(loaded))),
         }
 
 
@@ -108,6 +113,7 @@ class RayResult:
     mask_fraction: float
     error: str
     node: str
+    seconds: float  # this image's share of its actor's busy time
 
 
 def ray_features(paths: Sequence[tuple[int, str | Path]], job: RayJob, *, address: str | None = None,
@@ -135,7 +141,7 @@ def ray_features(paths: Sequence[tuple[int, str | Path]], job: RayJob, *, addres
         for k in range(len(b["i"])):
             err = str(b["error"][k])
             yield RayResult(int(b["i"][k]), None if err else np.asarray(b["feature"][k], np.float32),
-                            float(b["mask_fraction"][k]), err, str(b["node"][k]))
+                            float(b["mask_fraction"][k]), err, str(b["node"][k]), float(b["seconds"][k]))
 
 
 def raise_first_error(results: list[RayResult]) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
+_TOKEN = secrets.token_hex(16)
 _PORT_OPTIONS = ("--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
                  "--dashboard-agent-grpc-port", "--metrics-export-port", "--runtime-env-agent-port")
 
@@ -84,7 +85,8 @@ def local_cluster(nodes: int = 2, cpus_per_node: int = 1, *, timeout: float = 12
     head_port = _free_port()
     temp_dir = tempfile.mkdtemp(prefix="mkray", dir="/tmp")  # short: Ray's socket paths must stay < 108 chars
     # Ray's token authentication with a token of this cluster's own, for the nodes and for this driver
-    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16), "RAY_USAGE_STATS_ENABLED": "0"}
+    # (one token per process: Ray keeps the first token it loads for the life of the process)
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": _TOKEN, "RAY_USAGE_STATS_ENABLED": "0"}
     saved = {k: os.environ.get(k) for k in (*auth, "RAY_AUTH_TOKEN_PATH")}
     os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
     os.environ.update(auth)

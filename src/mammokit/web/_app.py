@@ -18,6 +18,7 @@ from ._errors import install_error_handlers
 from ._security import CookieSigner
 from ._settings import WebSettings
 from ._store import FileStore
+from ._sweep import sweep_orphans
 
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -39,6 +40,7 @@ def create_app(settings: WebSettings | None = None, predictor: Any = None) -> Fa
     thresholds = BiradsThresholds.from_mapping(settings.birads_thresholds)  # fail early on bad config
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _engine, factory = init_db(settings.database_url)
+    sweep_orphans(factory, settings.upload_dir, settings.derived_dir, settings.orphan_grace_s)  # after a crash
     secret = settings.resolve_secret()
     session_s = int(settings.session_hours * 3600)
     ctx = AppContext(

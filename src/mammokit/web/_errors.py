@@ -3,9 +3,12 @@ framework's raw validation JSON (which echoes the submitted values, e.g. a 5,000
 The full detail goes to the server log (`mammokit.web`)."""
 from __future__ import annotations
 
+import errno
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ._privacy import log, public_reason
@@ -37,7 +40,25 @@ def _validation_message(exc: RequestValidationError) -> str:
     return f"The form was incomplete or malformed (field: {shown}). Reload the page and try again."
 
 
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL_MESSAGE = "The server's disk is full, so the upload was not stored. Tell the administrator."
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError):
+        if exc.errno in _DISK_FULL:
+            log.error("disk full on %s: %s", request.url.path, exc)
+            return error_response(request, 507, DISK_FULL_MESSAGE)
+        raise exc
+
+    @app.exception_handler(OperationalError)
+    async def _db_error(request: Request, exc: OperationalError):
+        if "full" in str(exc.orig).lower():  # SQLite: database or disk is full; PostgreSQL: could not extend
+            log.error("database disk full on %s: %s", request.url.path, exc.orig)
+            return error_response(request, 507, DISK_FULL_MESSAGE)
+        raise exc
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         log.info("request validation failed on %s: %s", request.url.path,

@@ -4,9 +4,7 @@ Every problem becomes one ``InputFileError`` naming the file, so the CLI prints 
 """
 from __future__ import annotations
 
-import csv
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,10 +13,9 @@ import numpy as np
 import yaml
 
 from ..errors import InputFileError
+from ..evaluate import read_predictions
 
 CONFIG_FILE, METRICS_FILE, PREDICTIONS_FILE = "config.yaml", "metrics.json", "predictions.csv"
-REQUIRED_COLUMNS = ("id", "patient", "repeat", "fold", "synthetic", "path", "y_true", "y_pred")
-PROB_PREFIX, RAW_PROB_PREFIX = "prob_", "raw_prob_"
 
 
 @dataclass
@@ -151,76 +148,12 @@ def _load_metrics(path: Path) -> dict:
     return metrics
 
 
-def _to_int(path: Path, line: int, column: str, value: str) -> int:
-    try:
-        return int(float(value)) if value.strip() else 0
-    except ValueError:
-        raise InputFileError(path, f"line {line}: column '{column}' is not a number: {value!r}") from None
-
-
-def _to_bool(path: Path, line: int, column: str, value: str) -> bool:
-    word = value.strip().lower()
-    if word in ("true", "yes"):
-        return True
-    if word in ("false", "no"):
-        return False
-    return bool(_to_int(path, line, column, value))
-
-
-def _to_prob(path: Path, line: int, column: str, value: str) -> float:
-    try:
-        p = float(value)
-    except ValueError:
-        raise InputFileError(path, f"line {line}: column '{column}' is not a number: {value!r}") from None
-    if not (math.isfinite(p) and -1e-6 <= p <= 1 + 1e-6):
-        raise InputFileError(path, f"line {line}: column '{column}' is not a probability in [0, 1]: {value!r}")
-    return p
-
-
 def _load_predictions(path: Path, classes: tuple[str, ...]) -> Predictions:
-    text = _read_text(path)
-    reader = csv.DictReader(text.splitlines())
-    header = reader.fieldnames or []
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    prob_cols = [PROB_PREFIX + c for c in classes]
-    missing += [c for c in prob_cols if c not in header]
-    if missing:
-        raise InputFileError(path, f"missing column(s) {', '.join(missing)}")
-    raw_cols = [RAW_PROB_PREFIX + c for c in classes]
-    has_raw = all(c in header for c in raw_cols)
-    index = {c: i for i, c in enumerate(classes)}
-    cols: dict[str, list] = {k: [] for k in ("ids", "patients", "paths", "repeat", "fold", "synthetic",
-                                             "y_true", "y_pred", "prob", "raw")}
-    for line, row in enumerate(reader, start=2):
-        for col in ("y_true", "y_pred"):
-            if row[col] not in index:
-                raise InputFileError(path, f"line {line}: {col} {row[col]!r} is not one of the classes {list(classes)}")
-        cols["ids"].append(row["id"])
-        cols["patients"].append(row["patient"])
-        cols["paths"].append(row["path"] or "")
-        cols["repeat"].append(_to_int(path, line, "repeat", row["repeat"]))
-        cols["fold"].append(_to_int(path, line, "fold", row["fold"]))
-        cols["synthetic"].append(_to_bool(path, line, "synthetic", row["synthetic"]))
-        cols["y_true"].append(index[row["y_true"]])
-        cols["y_pred"].append(index[row["y_pred"]])
-        cols["prob"].append([_to_prob(path, line, c, row[c]) for c in prob_cols])
-        if has_raw:
-            cols["raw"].append([_to_prob(path, line, c, row[c]) for c in raw_cols])
-    if not cols["ids"]:
-        raise InputFileError(path, "has no prediction rows")
-    n_classes = len(classes)
-    return Predictions(
-        ids=cols["ids"],
-        patients=cols["patients"],
-        paths=cols["paths"],
-        repeat=np.asarray(cols["repeat"], dtype=int),
-        fold=np.asarray(cols["fold"], dtype=int),
-        synthetic=np.asarray(cols["synthetic"], dtype=bool),
-        y_true=np.asarray(cols["y_true"], dtype=int),
-        y_pred=np.asarray(cols["y_pred"], dtype=int),
-        prob=np.asarray(cols["prob"], dtype=float).reshape(-1, n_classes),
-        raw_prob=np.asarray(cols["raw"], dtype=float).reshape(-1, n_classes) if has_raw else None,
-    )
+    """predictions.csv through the one reader (evaluate.read_predictions), as the report's arrays."""
+    t = read_predictions(path, classes)
+    return Predictions(ids=list(t.ids), patients=[str(p) for p in t.patients], paths=list(t.paths),
+                       repeat=t.repeats, fold=t.folds, synthetic=t.synthetic.astype(bool), y_true=t.y_true,
+                       y_pred=t.y_pred, prob=t.proba, raw_prob=t.proba_raw)
 
 
 def load_run(run_dir: str | Path) -> RunFolder:

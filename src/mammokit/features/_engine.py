@@ -137,7 +137,3 @@ def feature_maps(engine: Engine, batch: np.ndarray, tta: bool = False) -> np.nda
     if tta:
         maps = 0.5 * (maps + engine(np.ascontiguousarray(batch[..., ::-1]))[..., ::-1])
     return maps
-
-
-def pooled_features(engine: Engine, batch: np.ndarray, tta: bool = False) -> np.ndarray:
-    return feature_maps(engine, batch, tta).mean(axis=(2, 3)).astype(np.float32)

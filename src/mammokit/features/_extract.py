@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ..constants import DEFAULT_CACHE_DIR
 from ..datasets import Record
-from ..io import Image, read_image
+from ..io import read_image
 from ..preprocess import PreprocessConfig, preprocess
 from ._cache import FeatureCache, cache_key, file_sha256
 from ._defaults import DEFAULT_BATCH_SIZE, DEFAULT_DECODE_THREAD, DEFAULT_RUNTIME, DEFAULT_THREADS
@@ -151,17 +151,3 @@ def extract_features(
         "engine": engine, "nodes": nodes, **({"ray_actor_seconds": round(busy, 3)} if nodes else {}), "backbone": identity, "runtime": runtime, "batch_size": batch_size, "threads": threads, "preprocess": cfg.as_dict(), "tta": bool(tta),
     }
     return FeatureSet(X=X, ids=[i for i, _ in items], stats=stats)
-
-
-def embed_images(images: Iterable[Image], *, backbone: str, weights: str | None, preprocess: PreprocessConfig,
-                 tta: bool = False, runtime: str = DEFAULT_RUNTIME, spatial: bool = False,
-                 cache_dir: str | Path | None = None, threads: int | None = DEFAULT_THREADS) -> np.ndarray:
-    """Uncached features for in-memory images (the predict / web path); ``cache_dir`` only holds ONNX exports."""
-    engine = load_engine(backbone, weights, preprocess.size, runtime, cache_dir=cache_dir, threads=threads)
-    batch = np.stack([_preprocess_tensor(im, preprocess) for im in images])
-    maps = feature_maps(engine, batch, tta)
-    return maps.astype(np.float32) if spatial else maps.mean(axis=(2, 3)).astype(np.float32)
-
-
-def _preprocess_tensor(image: Image, cfg: PreprocessConfig) -> np.ndarray:
-    return preprocess(image, cfg).tensor

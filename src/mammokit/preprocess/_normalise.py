@@ -28,12 +28,3 @@ def normalise(grey01: np.ndarray, mode: str) -> np.ndarray:
         np.divide(out[c], np.float32(std), out=out[c])
     return out
 
-
-def denormalise(tensor: np.ndarray, mode: str) -> np.ndarray:
-    """Inverse of :func:`normalise` back to grey [0, 1] (mean of the channels)."""
-    if mode == "caffe":
-        bgr = tensor + np.asarray(CAFFE_MEAN_BGR, np.float32)[:, None, None]
-        return np.clip(bgr.mean(axis=0) / 255.0, 0, 1)
-    mean = np.asarray(IMAGENET_MEAN_RGB, np.float32)[:, None, None]
-    std = np.asarray(IMAGENET_STD_RGB, np.float32)[:, None, None]
-    return np.clip((tensor * std + mean).mean(axis=0), 0, 1)

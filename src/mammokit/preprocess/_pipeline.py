@@ -31,7 +31,7 @@ class PreprocessConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PreprocessConfig":
+    def from_dict(cls, d: dict) -> PreprocessConfig:
         known = {k: d[k] for k in ("size", "mode", "crop", "orient") if k in d and d[k] is not None}
         return cls(**known)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image as PILImage, ImageDraw
+from PIL import Image as PILImage
+from PIL import ImageDraw
 
 from ..io import read_image
 from ._pipeline import PreprocessConfig, preprocess

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mammokit._json import strict_dumps
+from mammokit._provenance import git_commit
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -25,13 +26,8 @@ def machine() -> dict:
                 model = line.split(":", 1)[1].strip()
     except (OSError, subprocess.SubprocessError):
         pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                                timeout=10, check=False).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "benchmarks"],
-                                    cwd=REPO, capture_output=True, text=True, timeout=10, check=False).stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        commit, dirty = "unknown", False
+    full = git_commit() or "unknown"  # the project's one git lookup; "+dirty" when tracked files differ
+    commit, dirty = full.split("+")[0][:7], full.endswith("+dirty")
     from importlib.metadata import version
 
     versions = {}

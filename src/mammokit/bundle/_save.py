@@ -13,7 +13,6 @@ class prevalence its probabilities refer to (``prevalence``); see ``bundle._evid
 from __future__ import annotations
 
 import datetime as _dt
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,8 @@ from sklearn.linear_model import LogisticRegression
 
 from .. import __version__
 from .._json import strict_dumps
-from ..constants import REPO_ROOT, RESEARCH_DISCLAIMER
+from .._provenance import git_commit
+from ..constants import RESEARCH_DISCLAIMER
 from ..errors import ModelError
 from ..models import DenseHead
 from ..protocols import FittedPipeline
@@ -34,20 +34,6 @@ BUNDLE_FORMAT = 1
 OOD_FACTOR = 1.5
 # Share of the image inside the breast mask expected of a mammogram.
 MASK_FRACTION_RANGE = (0.03, 0.97)
-
-
-def git_commit() -> str | None:
-    """The repository commit (with "+dirty" when files differ), or None outside a checkout."""
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
-                             timeout=10, check=False).stdout.strip()
-        if not sha:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10, check=False).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def standardised_distance(Z: np.ndarray) -> np.ndarray:

@@ -66,7 +66,7 @@ def _nan_to_none(o):
 def build_metrics(cfg: dict, result, classes, *, n_images: int, n_patients: int, timing: dict,
                   feature_stats: dict | None = None) -> dict:
     """metrics.json content for a protocol result (see docs/architecture.md)."""
-    from ..bundle import git_commit
+    from .._provenance import git_commit
     from ..evaluate import calibration_report, mean_of_repeats, per_repeat_metrics, summarize
 
     b = cfg["bootstrap"]

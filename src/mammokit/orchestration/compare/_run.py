@@ -59,7 +59,7 @@ def provenance(config_path: str | Path | None = None) -> dict:
 
     import torch
 
-    from ...bundle import git_commit
+    from ..._provenance import git_commit
 
     return {
         "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

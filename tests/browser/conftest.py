@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from mammokit.web import create_app
+from web.live import LiveServer  # the uvicorn options `mammokit serve` uses
 from web.support import add_users, make_settings, shared_bundle
 
 OUTPUT_DIR_ENV = "MAMMOKIT_TEST_OUTPUT"
@@ -37,29 +34,6 @@ def screenshot_dir():
     out = Path(os.environ.get(OUTPUT_DIR_ENV, REPO_ROOT / "test-output")) / "browser"
     out.mkdir(parents=True, exist_ok=True)
     return out
-
-
-class LiveServer:
-    def __init__(self, app):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-        self.sock.close()
 
 
 @pytest.fixture(scope="module")

@@ -121,3 +121,18 @@ def test_cli_predict_reports_a_bad_file_and_carries_on(tiny_bundle, mias_png, tm
     assert "mdb001.png:" in out and "mdb002.png:" in out  # the files after the bad ones were predicted
     assert f"{bad}: corrupt DICOM: WindowCenter is not a finite number" in err
     assert f"{missing}: no such file" in err and "Traceback" not in err + out
+
+
+@pytest.mark.slow
+def test_hostile_corpus_reduced_form(make_client, tiny_bundle, mias_png):
+    """60 of the generated hostile uploads (the full 700: `python -m tests.web.hostile_corpus`): no 5xx."""
+    from .hostile_corpus import corpus, run, seeds
+
+    client, settings = make_client(model_path=tiny_bundle, max_uploads_per_minute=10**6)
+    add_users(settings, ("alice", "clinician"))
+    login(client, "alice")
+    files = seeds(mias_png(1), next(iter(gen_cases()))["lmlo"])
+    uploads = corpus(files, 60)
+    result = run(client, uploads, {"X-CSRF-Token": page_csrf(client)})
+    assert all(status < 500 for status in result), {s: names[:5] for s, names in result.items()}
+    assert sum(len(v) for v in result.values()) == 60 and set(result) - {201} , result.keys()

@@ -59,7 +59,8 @@ def small_disk(tmp_path):
     """A 6 MB tmpfs (real ENOSPC); needs root to mount."""
     mnt = tmp_path / "disk"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mnt)], capture_output=True).returncode:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mnt)], capture_output=True,
+                      check=False).returncode:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     yield mnt
     subprocess.run(["umount", "-l", str(mnt)], check=False)
@@ -120,7 +121,7 @@ def test_kill_9_during_uploads_leaves_no_orphans(tmp_path, tiny_bundle, mias_png
                 time.sleep(0.2)
         stop = threading.Event()
 
-        def upload(i: int) -> None:
+        def upload(i: int, url: str = url, stop: threading.Event = stop) -> None:
             with httpx.Client(base_url=url, timeout=30) as c:
                 while not stop.is_set():
                     try:

@@ -145,3 +145,21 @@ def test_cli_predict_lesion_bundle_png_and_dicom(run_dir, mias_png, tmp_path, ca
         assert d["disclaimer"] == RESEARCH_DISCLAIMER and abs(sum(d["probabilities"].values()) - 1) < 1e-6
         assert len(d["heatmap_peak_original_xy"]) == 2 and d["heatmap"]
         assert (heat / f"{Path(d['source']).stem}-heatmap.png").is_file()
+
+
+def test_batch_predict_with_the_lesion_bundle(run_dir, mias_png, tmp_path):
+    """`mammokit predict --out` with a lesion bundle: the same probabilities as one-image predict (issue 15)."""
+    import csv
+
+    from mammokit.bundle import predict_records, records_from_paths
+
+    paths = [mias_png(n) for n in (27, 28)]
+    s = predict_records(load_bundle(run_dir / "bundle"), records_from_paths(paths), tmp_path / "p.csv",
+                        progress=False)
+    assert (s.computed, s.failed) == (2, [])
+    rows = list(csv.DictReader((tmp_path / "p.csv").open()))
+    single = load_lesion_bundle(run_dir / "bundle")
+    for row, path in zip(rows, paths):
+        pred = single.predict(path, heatmap=False)
+        for c, p in pred.probabilities.items():
+            assert abs(float(row[f"p_{c}"]) - p) <= 1e-9

@@ -98,8 +98,8 @@ def local_cluster(nodes: int = 2, cpus_per_node: int = 1, *, timeout: float = 12
 
     try:
         for k in range(nodes):
-            lo = 20000 + 1000 * k + (head_port % 50) * 20  # disjoint worker-port ranges per node
-            cmd = _node_cmd(None if k == 0 else head_port, cpus_per_node, temp_dir, (lo, lo + 19))
+            lo = 20000 + 2000 * k + (head_port % 19) * 100  # disjoint worker-port ranges per node
+            cmd = _node_cmd(None if k == 0 else head_port, cpus_per_node, temp_dir, (lo, lo + 99))
             if k == 0:
                 cmd += [f"--port={head_port}", "--head", "--include-dashboard=false", f"--temp-dir={temp_dir}"]
             log = open(Path(temp_dir) / f"node{k}.log", "w")  # noqa: SIM115 - closed in finally

@@ -120,7 +120,7 @@ def test_images_placed_in_slots(client_for, earned_bundle, mias_png):
 
 
 def test_bad_exam_uploads_store_nothing(client_for, earned_bundle, exam_dicoms, tmp_path, mias_png):
-    client, settings = client_for(earned_bundle, ("alice", "clinician"), max_upload_bytes=45_000_000)
+    client, settings = client_for(earned_bundle, ("alice", "clinician"), max_upload_bytes=12_000_000)
     login(client, "alice")
     before = snapshot(settings.data_dir)
     other = one_exam(tmp_path / "other", case=1, study="1.2.826.0.1.3680043.8.498.2", patient="EXAM-TEST-2")
@@ -141,9 +141,10 @@ def test_bad_exam_uploads_store_nothing(client_for, earned_bundle, exam_dicoms, 
         r = post_exam(client, files)
         assert r.status_code == status and message in r.text, (message, r.status_code, r.text[-500:])
         assert re.search(r'id="exam-error">[^<\n]+<', r.text)  # one line on the page
-    # over the size limit: refused before it is read
+    # one file over the per-file limit (the right MLO is 13 MB): refused whole, naming it
     r = post_exam(client, [("files", p) for p in exam_dicoms.values()])
-    assert r.status_code == 413 and "over the limit" in r.text
+    assert r.status_code == 413 and re.search(r"case0-rmlo\.dcm: file is 13\.\d MB, over the upload limit of 12\.0 MB",
+                                              r.text), r.text[-600:]
     after = snapshot(settings.data_dir)
     for path, content in before.items():
         if "web.db" not in path:
@@ -156,4 +157,4 @@ def test_bad_exam_uploads_store_nothing(client_for, earned_bundle, exam_dicoms, 
     with factory() as db:
         details = [d for (d,) in db.execute(text("SELECT detail FROM audit_log WHERE event = 'exam_rejected'"))]
     engine.dispose()
-    assert len(details) == len(cases) + 0 and all("broken.dcm" not in d and "mdb001" not in d for d in details)
+    assert len(details) == len(cases) + 1 and all("broken.dcm" not in d and "mdb001" not in d for d in details)

@@ -22,12 +22,20 @@ from .._json import strict_dumps
 from ..birads import BIRADS_DESCRIPTIONS, assess, mean_probabilities, most_severe
 from ..errors import InputFileError
 from ..io import Image
+from ._bodylimit import EXAM_FILES
 from ._context import AppContext, audit
 from ._db import Exam, ExamImage, User
 from ._decode import read_upload
 from ._privacy import client_label, log
 from ._security import patient_key
-from ._uploads import NO_CATEGORY, UploadRejected, _status_for, prepare_upload, store_upload
+from ._uploads import (
+    NO_CATEGORY,
+    UploadRejected,
+    _status_for,
+    prepare_upload,
+    store_upload,
+    too_large_message,
+)
 
 MAX_EXAM_FILES = 8
 LATERALITIES = ("R", "L")
@@ -83,15 +91,18 @@ def _place(ctx: AppContext, files: list[ExamFile]) -> list[_Placed]:
         raise UploadRejected(400, "Choose the images of one exam (DICOMs, or images in the four slots).")
     if len(files) > MAX_EXAM_FILES:
         raise UploadRejected(413, f"{len(files)} files: an exam upload takes at most {MAX_EXAM_FILES}")
-    total = sum(len(f.data) for f in files)
-    if total > settings.max_upload_bytes:
-        raise UploadRejected(413, f"the {len(files)} files total {total / 1e6:.1f} MB, over the upload limit "
-                                  f"of {settings.max_upload_bytes / 1e6:.1f} MB")
+    total, limit = sum(len(f.data) for f in files), EXAM_FILES * settings.max_upload_bytes
+    if total > limit:  # the body guard's limit for an exam request (four files' worth)
+        raise UploadRejected(413, f"the {len(files)} files total {total / 1e6:.1f} MB, over the exam limit "
+                                  f"of {limit / 1e6:.1f} MB")
     placed: list[_Placed] = []
     for f in files:
         label = client_label(f.filename)
         if not f.data:
             raise _reject(422, label, "empty file (0 bytes)")
+        if len(f.data) > settings.max_upload_bytes:
+            raise _reject(413, label, too_large_message(None, len(f.data), settings.max_upload_bytes)
+                          .split(": ", 1)[1])
         try:
             image = read_upload(f.data, "upload", max_pixels=settings.max_pixels,
                                 max_bytes=settings.max_upload_bytes)

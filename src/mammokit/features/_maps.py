@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from ._cache import FeatureCache, cache_key, file_sha256
 from ._defaults import DEFAULT_RUNTIME
 from ._engine import check_runtime, load_engine
 from ._identity import backbone_identity
+from ._prefetch import prefetched
 
 MAPS_CACHE_TAG = "lesion-cells-v1"
 _META_HEAD = 11  # rows, cols, r0, r1, c0, c1, flipped, scale, pad_top, pad_left, size
@@ -176,19 +176,6 @@ def _run(prep: _Prepared, engines: dict, dtype) -> dict[int, ScaleMap]:
     return scales
 
 
-def _prefetch(pool: ThreadPoolExecutor, fn, items):
-    """``map(fn, items)`` with the next item prepared in ``pool`` while the caller works on the current one.
-    One ahead only: ``Executor.map`` would queue every image's tensors at once (gigabytes at 1536 px)."""
-    it = iter(items)
-    nxt = next(it, None)
-    fut = pool.submit(fn, nxt) if nxt is not None else None
-    while fut is not None:
-        result = fut.result()
-        nxt = next(it, None)
-        fut = pool.submit(fn, nxt) if nxt is not None else None
-        yield result
-
-
 def _engines(backbone, weights, sizes, runtime, cache_dir, threads) -> dict:
     return {s: load_engine(backbone, weights, s, runtime, cache_dir=cache_dir, threads=threads) for s in sizes}
 
@@ -265,14 +252,14 @@ def compute_cell_maps(records: Sequence[Record | str | Path], *, backbone: str =
             want = [s for s in sizes if s not in found[i]]
             return _prepare(read_image(items[i][1]), want, mode, intensity)
 
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            for i, prep in zip(misses, _prefetch(pool, load, misses) if decode_thread else map(load, misses)):
-                for s, sm in _run(prep, engines, np.float16).items():
-                    cache.put(keys[i][s][0], sm.features)
-                    cache.put(keys[i][s][1], np.concatenate([_geometry_vector(sm.geometry),
-                                                             sm.mask.ravel().astype(np.float64)]))
-                    found[i][s] = sm
-                bar.update(1)
+        # One image ahead only: an image's tensors at three sizes up to 1536 px are ~60 MB.
+        for i, prep in zip(misses, prefetched(load, misses, ahead=1, thread=decode_thread)):
+            for s, sm in _run(prep, engines, np.float16).items():
+                cache.put(keys[i][s][0], sm.features)
+                cache.put(keys[i][s][1], np.concatenate([_geometry_vector(sm.geometry),
+                                                         sm.mask.ravel().astype(np.float64)]))
+                found[i][s] = sm
+            bar.update(1)
         bar.close()
     seconds = time.perf_counter() - t0
     out = [CellMaps(rid, {s: found[i][s] for s in sizes}) for i, (rid, _) in enumerate(items)]

@@ -135,6 +135,11 @@ def exam_out(exam: Exam) -> ExamOut:
                    combination=d["combination"], breasts=breasts)
 
 
+def newest(db, query, table, limit: int) -> list:
+    """Rows of `query`, newest first, at most `limit` (1-1000)."""
+    return db.scalars(query.order_by(table.created_at.desc(), table.id.desc()).limit(max(1, min(limit, 1000)))).all()
+
+
 def api_user(request: Request, db: DB) -> User:
     user = user_from_bearer(db, request)
     if user is not None:
@@ -214,9 +219,7 @@ def list_exams(user: ApiUser, db: DB, limit: int = 100):
     """Newest first; a clinician sees their own, an admin everyone's."""
     from ._pages import visible_exams
 
-    rows = db.scalars(visible_exams(user).order_by(Exam.created_at.desc(), Exam.id.desc())
-                      .limit(max(1, min(limit, 1000)))).all()
-    return [exam_out(e) for e in rows]
+    return [exam_out(e) for e in newest(db, visible_exams(user), Exam, limit)]
 
 
 @router.get("/exams/{uid}", response_model=ExamOut, responses={404: {"description": "not found"}})
@@ -232,9 +235,7 @@ def get_exam(uid: str, user: ApiUser, db: DB):
 @router.get("/predictions", response_model=list[PredictionOut])
 def list_predictions(user: ApiUser, db: DB, limit: int = 100):
     """Newest first; a clinician sees their own, an admin everyone's."""
-    rows = db.scalars(visible_predictions(user).order_by(Prediction.created_at.desc(), Prediction.id.desc())
-                      .limit(max(1, min(limit, 1000)))).all()
-    return [to_out(r) for r in rows]
+    return [to_out(r) for r in newest(db, visible_predictions(user), Prediction, limit)]
 
 
 @router.get("/predictions/{uid}", response_model=PredictionOut, responses={404: {"description": "not found"}})

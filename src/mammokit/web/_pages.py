@@ -192,13 +192,18 @@ def upload(request: Request, ws: PageSession, db: DB, file: Annotated[UploadFile
     return RedirectResponse(f"/results/{row.uid}", status_code=303)
 
 
+def not_found(ctx: AppContext, request: Request, ws: WebSession, message: str) -> Response:
+    """404 for what does not exist and for what belongs to someone else alike."""
+    return ctx.render(request, "error.html", status_code=404, user=ws.user, csrf_token=ws.csrf_token,
+                      title="Not found", message=message)
+
+
 @router.get("/results/{uid}")
 def result(uid: str, request: Request, ws: PageSession, db: DB):
     ctx = get_ctx(request)
     row = find_prediction(db, ws.user, uid)
     if row is None:
-        return ctx.render(request, "error.html", status_code=404, user=ws.user, csrf_token=ws.csrf_token,
-                          title="Not found", message="There is no result with this address.")
+        return not_found(ctx, request, ws, "There is no result with this address.")
     probs = sorted(row.probabilities.items(), key=lambda kv: -kv[1])
     return ctx.render(request, "result.html", user=ws.user, csrf_token=ws.csrf_token, p=row, probs=probs,
                       a=row.assessment_detail, pct=percent,
@@ -268,8 +273,7 @@ def exam_page(uid: str, request: Request, ws: PageSession, db: DB):
     ctx = get_ctx(request)
     exam = find_exam(db, ws.user, uid)
     if exam is None:
-        return ctx.render(request, "error.html", status_code=404, user=ws.user, csrf_token=ws.csrf_token,
-                          title="Not found", message="There is no exam with this address.")
+        return not_found(ctx, request, ws, "There is no exam with this address.")
     images = {lat: [i for i in exam.images if i.laterality == lat] for lat in LATERALITIES}
     return ctx.render(request, "exam.html", user=ws.user, csrf_token=ws.csrf_token, exam=exam, d=exam.detail,
                       images=images, names=BREAST_NAMES, pct=percent)
@@ -288,8 +292,7 @@ def history(request: Request, ws: PageSession, db: DB):
 def audit_log(request: Request, ws: PageSession, db: DB):
     ctx = get_ctx(request)
     if not ws.user.is_admin:
-        return ctx.render(request, "error.html", status_code=404, user=ws.user, csrf_token=ws.csrf_token,
-                          title="Not found", message="There is no page with this address.")
+        return not_found(ctx, request, ws, "There is no page with this address.")
     events = db.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(500)).all()
     return ctx.render(request, "audit.html", user=ws.user, csrf_token=ws.csrf_token, events=events)
 

@@ -55,6 +55,24 @@ def peak_rss(proc: psutil.Process, polled: int) -> int:
     return polled
 
 
+def wait_until_serving(server: subprocess.Popen, base: str, log, log_path: Path, timeout_s: float = 300) -> bool:
+    """Poll /health until the server answers; False (with the log's tail on stderr) if it exits first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if server.poll() is not None:
+            log.flush()
+            print(log_path.read_text()[-2000:], file=sys.stderr)
+            return False
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"server did not start in {timeout_s:.0f} s")
+        time.sleep(0.3)
+
+
 class RssPoller(threading.Thread):
     def __init__(self, proc: psutil.Process):
         super().__init__(daemon=True)
@@ -139,20 +157,8 @@ def main(argv=None) -> int:
         server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 180
-            while True:
-                if server.poll() is not None:
-                    log.flush()
-                    print((Path(tmp) / "server.log").read_text()[-2000:], file=sys.stderr)
-                    return 2
-                try:
-                    if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError("server did not start in 180 s")
-                time.sleep(0.3)
+            if not wait_until_serving(server, base, log, Path(tmp) / "server.log"):
+                return 2
             proc = psutil.Process(server.pid)
             rss_start = proc.memory_info().rss
             poller = RssPoller(proc)

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine
-from web_latency import PASSWORD, RssPoller, free_port, peak_rss
+from web_latency import PASSWORD, RssPoller, free_port, peak_rss, wait_until_serving
 
 from mammokit._json import strict_dumps
 from mammokit.constants import DEFAULT_MAX_PIXELS, default_mias_dir
@@ -93,19 +93,8 @@ def main(argv=None) -> int:
                                    "--model", str(args.model), "--data-dir", str(data), "--port", str(port)],
                                   stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 300
-            while True:
-                if server.poll() is not None:
-                    log.flush()
-                    print((Path(tmp) / "server.log").read_text()[-2000:], file=sys.stderr)
-                    return 2
-                try:
-                    if httpx.get(base + "/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.3)
+            if not wait_until_serving(server, base, log, Path(tmp) / "server.log"):
+                return 2
             proc = psutil.Process(server.pid)
             rss_start = proc.memory_info().rss
             poller = RssPoller(proc)

@@ -144,3 +144,18 @@ def test_serve_warns_at_start_up(tiny_bundle, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_prevalence_in_the_serve_config_file(tmp_path):
+    from mammokit.cli._serve import read_birads_config
+    from mammokit.errors import ConfigError
+
+    good = tmp_path / "site.yaml"
+    good.write_text("prevalence: 0.012\nbirads:\n  cat3_max: 0.03\n")
+    assert read_birads_config(good) == ({"cat3_max": 0.03}, 0.012)
+    (tmp_path / "plain.yaml").write_text("cat3_max: 0.03\n")
+    assert read_birads_config(tmp_path / "plain.yaml") == ({"cat3_max": 0.03}, None)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("prevalence: 12\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: prevalence 12 must be a fraction between 0 and 1"):
+        read_birads_config(bad)

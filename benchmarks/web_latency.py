@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -71,6 +72,27 @@ def wait_until_serving(server: subprocess.Popen, base: str, log, log_path: Path,
         if time.monotonic() > deadline:
             raise TimeoutError(f"server did not start in {timeout_s:.0f} s")
         time.sleep(0.3)
+
+
+@contextmanager
+def serving(model: Path, data: Path, log_path: Path):
+    """`mammokit serve` in its own process on a free loopback port: yields (psutil.Process, base URL), or
+    (None, base URL) when it exited before serving (the log's tail is then on stderr); stopped on exit."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-c", "from mammokit.cli import main; main()", "serve", "--model", str(model),
+           "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)]
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+        try:
+            ok = wait_until_serving(server, base, log, log_path)
+            yield (psutil.Process(server.pid) if ok else None), base
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 class RssPoller(threading.Thread):
@@ -150,16 +172,9 @@ def main(argv=None) -> int:
         add_user(factory, "bench", "clinician", PASSWORD)
         token = create_api_token(factory, "bench")
         engine.dispose()
-        port = free_port()
-        cmd = [sys.executable, "-c", "from mammokit.cli import main; main()", "serve", "--model", str(args.model),
-               "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)]
-        log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115 - closed in the finally below
-        server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
-        base = f"http://127.0.0.1:{port}"
-        try:
-            if not wait_until_serving(server, base, log, Path(tmp) / "server.log"):
+        with serving(args.model, data, Path(tmp) / "server.log") as (proc, base):
+            if proc is None:
                 return 2
-            proc = psutil.Process(server.pid)
             rss_start = proc.memory_info().rss
             poller = RssPoller(proc)
             poller.start()
@@ -169,13 +184,6 @@ def main(argv=None) -> int:
             poller.stop.set()
             poller.join()
             peak = peak_rss(proc, poller.peak)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
 
     result = {
         "benchmark": "web_latency", "model": os.path.relpath(args.model, REPO), "image": "mini-MIAS PNG, 1024 x 1024",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,13 +23,12 @@ from pathlib import Path
 import cv2
 import httpx
 import numpy as np
-import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine
-from web_latency import PASSWORD, RssPoller, free_port, peak_rss, wait_until_serving
+from web_latency import PASSWORD, RssPoller, peak_rss, serving
 
 from mammokit._json import strict_dumps
 from mammokit.constants import DEFAULT_MAX_PIXELS, default_mias_dir
@@ -86,16 +84,9 @@ def main(argv=None) -> int:
             add_user(factory, f"u{i}", "clinician", PASSWORD)
             tokens.append(create_api_token(factory, f"u{i}"))
         engine.dispose()
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115 - closed below
-        server = subprocess.Popen([sys.executable, "-c", "from mammokit.cli import main; main()", "serve",
-                                   "--model", str(args.model), "--data-dir", str(data), "--port", str(port)],
-                                  stdout=log, stderr=subprocess.STDOUT)
-        try:
-            if not wait_until_serving(server, base, log, Path(tmp) / "server.log"):
+        with serving(args.model, data, Path(tmp) / "server.log") as (proc, base):
+            if proc is None:
                 return 2
-            proc = psutil.Process(server.pid)
             rss_start = proc.memory_info().rss
             poller = RssPoller(proc)
             poller.start()
@@ -125,13 +116,6 @@ def main(argv=None) -> int:
                     login_ms.append(1000 * (time.perf_counter() - t1))
                     time.sleep(0.05)
             burst_done.wait(900)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
 
     def codes(results):
         out: dict[str, int] = {}

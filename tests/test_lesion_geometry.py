@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mammokit.bundle import view_to_original
 from mammokit.datasets import Lesion, Record, load_mias
 from mammokit.errors import DatasetError
 from mammokit.io import read_image
@@ -20,7 +21,6 @@ from mammokit.models.lesion import (
     localisation_hit,
     peak_original,
     training_cells,
-    view_to_original,
 )
 from mammokit.preprocess import PreprocessConfig, breast_mask, preprocess
 

@@ -7,7 +7,7 @@ import pytest
 
 from mammokit.datasets import load_mias
 from mammokit.models.lesion import compute_cell_maps
-from mammokit.models.lesion._cv import leak_audit
+from mammokit.protocols import leak_audit
 
 IDS = [f"mdb{i:03d}" for i in range(1, 7)]  # three women, both breasts each
 

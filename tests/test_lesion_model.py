@@ -8,13 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mammokit.bundle import load_bundle
+from mammokit.bundle import load_bundle, load_lesion_bundle
 from mammokit.cli import main
 from mammokit.constants import REPO_ROOT, RESEARCH_DISCLAIMER
 from mammokit.errors import ConfigError, DatasetError, ModelError
-from mammokit.orchestration import load_config
-from mammokit.models.lesion import load_lesion_bundle, run_lesion
-from mammokit.models.lesion._runner import load_lesion_config
+from mammokit.orchestration import load_config, load_lesion_config, run_lesion
 
 # 12 women: both breasts each, with benign, malignant and normal images among them.
 IDS = [f"mdb{i:03d}" for i in range(1, 25)]

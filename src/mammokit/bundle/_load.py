@@ -235,7 +235,7 @@ def load_bundle(path: str | Path) -> Predictor:
     except (OSError, ValueError, AttributeError):
         lesion = False
     if lesion:
-        from ..models.lesion import load_lesion_bundle
+        from ._lesion import load_lesion_bundle
 
         return load_lesion_bundle(path)
     return Predictor(path)

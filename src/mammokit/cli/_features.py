@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -15,25 +14,25 @@ from ._app import app
 @app.command("features")
 def features_cmd(
     dataset: str = typer.Option("mias", "--dataset", help="mias | folder | manifest"),
-    data: Optional[Path] = typer.Option(None, "--data", help="data folder (or manifest CSV); mias defaults to ../shared"),
+    data: Path | None = typer.Option(None, "--data", help="data folder (or manifest CSV); mias defaults to ../shared"),
     backbone: str = typer.Option("efficientnet_lite2", "--backbone", help="efficientnet_lite0 | efficientnet_lite2 | resnet50"),
-    weights: Optional[str] = typer.Option(None, "--weights", help="weights file, 'imagenet' or 'random'"),
+    weights: str | None = typer.Option(None, "--weights", help="weights file, 'imagenet' or 'random'"),
     size: int = typer.Option(384, "--size", help="square model input side in pixels"),
-    mode: Optional[str] = typer.Option(None, "--mode", help="caffe | imagenet (default: the backbone's own)"),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="feature cache folder (default ./cache)"),
+    mode: str | None = typer.Option(None, "--mode", help="caffe | imagenet (default: the backbone's own)"),
+    cache: Path | None = typer.Option(None, "--cache", help="feature cache folder (default ./cache)"),
     batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1,
                                    help="images per backbone call (default chosen by benchmarks/throughput.py)"),
-    threads: Optional[int] = typer.Option(DEFAULT_THREADS, "--threads", min=1,
+    threads: int | None = typer.Option(DEFAULT_THREADS, "--threads", min=1,
                                           help="model intra-op threads (default chosen by benchmarks/pipeline.py)"),
     tta: bool = typer.Option(False, "--tta/--no-tta", help="average with the horizontally flipped image"),
     runtime: str = typer.Option(DEFAULT_RUNTIME, "--runtime",
                                 help="onnx | torch | torch-channels-last (default chosen by benchmarks/throughput.py)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="also save X and ids to this .npz"),
+    out: Path | None = typer.Option(None, "--out", help="also save X and ids to this .npz"),
     engine: str = typer.Option("local", "--engine", help="local (in-process, default) | ray (Ray Data actors; "
                                                           "needs mammokit[ray], see docs/scaling.md)"),
-    address: Optional[str] = typer.Option(None, "--address", help="--engine ray: join this Ray cluster "
+    address: str | None = typer.Option(None, "--address", help="--engine ray: join this Ray cluster "
                                                                    "(host:port or auto); default a local Ray"),
-    actors: Optional[int] = typer.Option(None, "--actors", min=1, help="--engine ray: actor pool size "
+    actors: int | None = typer.Option(None, "--actors", min=1, help="--engine ray: actor pool size "
                                                                         "(default one per cluster CPU)"),
 ) -> None:
     """Extract pooled backbone features for every image, with a progress bar, and report throughput."""

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
 
 import typer
 
@@ -11,7 +10,7 @@ from ._app import app
 
 @app.command("preview")
 def preview_cmd(
-    images: List[Path] = typer.Argument(..., help="image files (DICOM, PGM, PNG, JPEG, TIFF)"),
+    images: list[Path] = typer.Argument(..., help="image files (DICOM, PGM, PNG, JPEG, TIFF)"),
     out: Path = typer.Option(..., "--out", help="folder for the PNGs"),
     size: int = typer.Option(384, "--size"),
     crop: bool = typer.Option(True, "--crop/--no-crop"),

@@ -19,7 +19,28 @@ from ._config import (
 )
 from ._demo import DEMO_LESION, DEMO_RUNS, DemoResult, demo_feature_overrides, run_demo
 from ._experiment import RUN_MODEL_TYPES, build_metrics, json_default, run_config
+from ._lesion_run import load_lesion_config, resolve_config, run_lesion, task_view
 
-__all__ = ["DEFAULTS", "DEMO_LESION", "DEMO_RUNS", "RUN_MODEL_TYPES", "DemoResult", "build_metrics", "check_choice",
-           "check_run_name", "demo_feature_overrides", "json_default", "load_config", "merge", "parse_override",
-           "read_config_file", "run_config", "run_demo", "validate_config"]
+__all__ = [
+    "DEFAULTS",
+    "DEMO_LESION",
+    "DEMO_RUNS",
+    "RUN_MODEL_TYPES",
+    "DemoResult",
+    "build_metrics",
+    "check_choice",
+    "check_run_name",
+    "demo_feature_overrides",
+    "json_default",
+    "load_config",
+    "load_lesion_config",
+    "merge",
+    "parse_override",
+    "read_config_file",
+    "resolve_config",
+    "run_config",
+    "run_demo",
+    "run_lesion",
+    "task_view",
+    "validate_config",
+]

@@ -138,7 +138,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if path is not None:
         p, data = read_config_file(path)
         if isinstance(data.get("model"), dict) and data["model"].get("type") == "lesion":
-            from ..models.lesion import load_lesion_config
+            from ._lesion_run import load_lesion_config
 
             return load_lesion_config(data, overrides, name=p.stem)
         cfg = merge(cfg, data)

@@ -108,7 +108,7 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
                report: bool = True) -> Path:
     """Run ``config`` (as from ``load_config``) and write the run folder; returns its path."""
     if isinstance(config.get("model"), dict) and config["model"].get("type") == "lesion":
-        from ..models.lesion import run_lesion  # the lesion-aware model writes the same run-folder files
+        from ._lesion_run import run_lesion  # the lesion-aware model writes the same run-folder files
 
         out = run_lesion(config, Path(out_dir) if out_dir is not None else DEFAULT_RUNS_DIR / config["name"],
                          progress=progress)

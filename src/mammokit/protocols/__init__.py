@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ._cv import run_cv
+from ._lesion_cv import LesionCVResult, cross_validate, leak_audit
 from ._module1 import run_module1
 from ._module2 import run_module2
 from ._result import ProtocolData, ProtocolResult
@@ -26,11 +27,14 @@ __all__ = [
     "PROTOCOLS",
     "AuditedScaler",
     "FittedPipeline",
+    "LesionCVResult",
     "ProtocolData",
     "ProtocolResult",
+    "cross_validate",
     "fit_pipeline",
     "grouped_holdout",
     "grouped_kfold",
+    "leak_audit",
     "run_cv",
     "run_module1",
     "run_module2",

@@ -1,9 +1,12 @@
-"""The lesion-aware model: patch (feature-map cell) classifiers trained on MIAS's lesion annotations,
+"""The lesion-aware model's parts: patch (feature-map cell) classifiers trained on lesion annotations,
 heatmaps over the breast, and an image-level score aggregated from them.
 
-    from mammokit.models.lesion import run_lesion, load_lesion_bundle
-    run_lesion(config, "runs/mias-lesion")          # patient-grouped CV + run folder + bundle
-    pred = load_lesion_bundle("runs/mias-lesion/bundle").predict("mdb001.png")
+Estimators and their arithmetic only. Its cross-validation is ``protocols._lesion_cv``, its bundle
+``bundle._lesion`` and its run ``orchestration._lesion_run``:
+
+    from mammokit.orchestration import load_config, run_config
+    run_config(load_config("configs/mias-lesion.yaml"), "runs/mias-lesion")   # CV + run folder + bundle
+    pred = mammokit.bundle.load_bundle("runs/mias-lesion/bundle").predict("mdb001.png")
     pred.heatmap  # float [0, 1] over pred.view; pred.geometry.to_original(x, y) -> original pixels
 """
 from ...features import CellMaps, ScaleMap, cell_mask, check_sizes, compute_cell_maps, maps_for_image
@@ -16,14 +19,6 @@ from ._aggregate import (
     mean_score,
     topk_mean,
 )
-from ._bundle import (
-    LesionPrediction,
-    LesionPredictor,
-    load_lesion_bundle,
-    save_lesion_bundle,
-    view_to_original,
-)
-from ._cv import LesionCVResult, cross_validate
 from ._heatmap import (
     cell_centre_model,
     combine_scales,
@@ -44,7 +39,6 @@ from ._model import (
     pair_index,
 )
 from ._patches import IGNORE, NEGATIVE, POSITIVE, CellSet, Circle, label_cells, lesion_circles, training_cells
-from ._runner import load_lesion_config, resolve_config, run_lesion, task_view
 
 __all__ = [
     "AGGREGATIONS",
@@ -57,10 +51,7 @@ __all__ = [
     "CellModels",
     "CellSet",
     "Circle",
-    "LesionCVResult",
     "LesionModel",
-    "LesionPrediction",
-    "LesionPredictor",
     "LesionSettings",
     "LinearCellClassifier",
     "ScaleMap",
@@ -71,13 +62,11 @@ __all__ = [
     "check_sizes",
     "combine_scales",
     "compute_cell_maps",
-    "cross_validate",
     "feature_matrix",
     "heatmap_view",
     "image_features",
     "label_cells",
     "lesion_circles",
-    "load_lesion_bundle", "load_lesion_config",
     "localisation_hit",
     "maps_for_image",
     "max_score",
@@ -86,11 +75,6 @@ __all__ = [
     "peak_cell",
     "peak_original",
     "resize_grid",
-    "resolve_config",
-    "run_lesion",
-    "save_lesion_bundle",
-    "task_view",
     "topk_mean",
     "training_cells",
-    "view_to_original",
 ]

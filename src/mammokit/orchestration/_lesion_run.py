@@ -6,7 +6,6 @@ refitted on every image).
 """
 from __future__ import annotations
 
-import copy
 import time
 from pathlib import Path
 
@@ -14,19 +13,18 @@ import numpy as np
 import yaml
 from threadpoolctl import threadpool_limits
 
-from ... import __version__
-from ..._json import strict_dumps
-from ...bundle._evidence import discrimination_from_summary, near_constant_from, prevalence_block
-from ...constants import BASE_LABELS, RESEARCH_DISCLAIMER, TASKS
-from ...datasets import load_dataset
-from ...errors import ConfigError, DatasetError
-from ...features import compute_cell_maps
-from ...orchestration._config import (
-    parse_override,  # the same --set key.sub=value syntax as the other configs
-)
-from ._bundle import _git_commit, save_lesion_bundle
-from ._cv import LesionCVResult, cross_validate
-from ._model import LesionModel, LesionSettings
+from .. import __version__
+from .._json import strict_dumps
+from .._provenance import git_commit
+from ..bundle._evidence import discrimination_from_summary, near_constant_from, prevalence_block
+from ..bundle._lesion import save_lesion_bundle
+from ..constants import BASE_LABELS, RESEARCH_DISCLAIMER, TASKS
+from ..datasets import load_dataset
+from ..errors import ConfigError, DatasetError
+from ..features import compute_cell_maps
+from ..models.lesion._model import LesionModel, LesionSettings
+from ..protocols._lesion_cv import LesionCVResult, cross_validate
+from ._config import check_choice, check_run_name, merge, parse_override  # one loader for every config kind
 
 # The same top-level layout as the other experiment configs (mammokit.orchestration), with the lesion
 # model's settings under ``model`` and its cell balancing in ``balance``.
@@ -42,22 +40,14 @@ DEFAULTS = {
 _NOT_SETTINGS = ("type", "heatmap_figures")
 
 
-def _merge(base: dict, update: dict, where: str = "") -> dict:
-    out = copy.deepcopy(base)
-    for k, v in (update or {}).items():
-        if k not in base:
-            raise ConfigError(f"unknown config key {where}{k} for the lesion model (known: {', '.join(base)})")
-        if isinstance(base[k], dict) and k != "model":
-            if not isinstance(v, dict):
-                raise ConfigError(f"config key {where}{k} must be a mapping, got {v!r}")
-            out[k] = _merge(base[k], v, f"{where}{k}.")
-        elif k == "model":
-            if not isinstance(v, dict):
-                raise ConfigError(f"config key model must be a mapping, got {v!r}")
-            out[k] = {**out[k], **v}
-        else:
-            out[k] = v
-    return out
+def _free(where: str) -> bool:
+    """The ``model`` section's keys are the lesion settings, checked by ``LesionSettings.from_dict``."""
+    return where.startswith("model.")
+
+
+def _merge(base: dict, update: dict | None, where: str = "") -> dict:
+    """The one config merge (orchestration._config.merge), with the lesion settings free-form."""
+    return merge(base, update or {}, where, free=_free)
 
 
 def load_lesion_config(data: dict, overrides: list[str] | None = None, name: str | None = None) -> dict:
@@ -84,10 +74,8 @@ def resolve_config(config: dict) -> dict:
         raise ConfigError(f"model.type: run_lesion runs the lesion model, not {cfg['model']['type']!r}")
     if cfg["protocol"].get("name", "cv") != "cv":
         raise ConfigError("protocol.name: the lesion model is evaluated with the cv protocol only")
-    if cfg["task"] not in TASKS:
-        raise ConfigError(f"task: unknown task {cfg['task']!r}; choose one of {', '.join(TASKS)}")
-    if not str(cfg["name"]).strip() or "/" in str(cfg["name"]):
-        raise ConfigError(f"name: {cfg['name']!r} must be a plain folder name")
+    check_choice("task", cfg["task"], TASKS)
+    check_run_name(cfg["name"])
     s = settings_of(cfg)
     extra = {k: cfg["model"][k] for k in _NOT_SETTINGS if k in cfg["model"]}
     cfg["model"] = {**extra, **{k: v for k, v in s.as_dict().items()
@@ -121,7 +109,7 @@ def task_view(y3: np.ndarray, P3: np.ndarray, task: str) -> tuple[np.ndarray, np
 
 
 def _task_block(y3, P3, groups, repeats, task, n_boot, seed) -> dict:
-    from ...evaluate import mean_of_repeats, per_repeat_metrics, summarize
+    from ..evaluate import mean_of_repeats, per_repeat_metrics, summarize
 
     rows, y, P = task_view(y3, P3, task)
     classes = TASKS[task]
@@ -177,7 +165,7 @@ def _write_predictions(path: Path, res: LesionCVResult, task: str) -> None:
 
 def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> Path:
     """Cross-validate the lesion model per ``config`` and write the run folder ``out_dir``."""
-    from ._figures import save_heatmap_figure
+    from ..models.lesion._figures import save_heatmap_figure
 
     cfg = resolve_config(config)
     out = Path(out_dir)
@@ -226,7 +214,7 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
     discrimination.update({k: v for k, v in discrimination_from_summary(tasks["3class"]["metrics"], "3class",
                                                                         TASKS["3class"]).items() if k != "3class"})
     near_constant = near_constant_from(P3, np.asarray(res.repeats) * 1000 + np.asarray(res.folds))
-    from ...evaluate import calibration_report
+    from ..evaluate import calibration_report
 
     rows, yt, Pt = task_view(y3, P3, task)
     calib = calibration_report(yt, Pt, Pt, "none (multinomial logistic aggregator on out-of-fold heatmap "
@@ -262,7 +250,7 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
         "lesion": {"settings": settings.as_dict(), "feature_maps": map_stats},
         "timing_s": {"features": round(t_features, 2), "fit_evaluate": round(t_cv, 2), "final_fit": round(t_final, 2)},
         "bundle": {"trained_on": f"all {len(records)} images, same procedure; the CV metrics estimate it"},
-        "git_commit": _git_commit(), "mammokit_version": __version__, "disclaimer": RESEARCH_DISCLAIMER,
+        "git_commit": git_commit(), "mammokit_version": __version__, "disclaimer": RESEARCH_DISCLAIMER,
     }
 
     save_lesion_bundle(out / "bundle", final, dataset={"name": cfg["dataset"]["name"],

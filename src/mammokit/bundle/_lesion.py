@@ -12,20 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import __version__
-from ..._json import strict_dumps
-from ...bundle._load import as_image, load_npz  # the same image input and npz reading as the head bundles
-from ...constants import MALIGNANT, RESEARCH_DISCLAIMER
-from ...errors import ModelError
-from ...features import CellMaps, ScaleMap, backbone_identity, maps_for_image
-from ...preprocess import Geometry
-from ._heatmap import heatmap_view, peak_original, resize_grid
-from ._model import Aggregator, CellModels, LesionModel, LesionSettings
-
-try:  # the bundle package re-exports Prediction once its owner fills __init__
-    from ...bundle import Prediction
-except ImportError:  # pragma: no cover - depends on the bundle package's state
-    from ...bundle._prediction import Prediction
+from .. import __version__
+from .._json import strict_dumps
+from .._provenance import git_commit
+from ..constants import MALIGNANT, RESEARCH_DISCLAIMER
+from ..errors import ModelError
+from ..features import CellMaps, ScaleMap, backbone_identity, maps_for_image
+from ..models.lesion._heatmap import heatmap_view, peak_original, resize_grid
+from ..models.lesion._model import Aggregator, CellModels, LesionModel, LesionSettings
+from ..preprocess import Geometry
+from ._load import as_image, load_npz  # the same image input and npz reading as the head bundles
+from ._prediction import Prediction
 
 MODEL_TYPE = "lesion"
 BUNDLE_FORMAT = 1
@@ -69,15 +66,6 @@ def view_to_original(view_map: np.ndarray, g: Geometry) -> np.ndarray:
     return out
 
 
-def _git_commit() -> str | None:
-    try:
-        from ...bundle._save import git_commit
-
-        return git_commit()
-    except ImportError:  # pragma: no cover
-        return None
-
-
 def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, seed: int,
                        metrics_summary: dict | None = None, trained_on: str = "",
                        discrimination: dict | None = None, near_constant: dict | None = None,
@@ -95,7 +83,7 @@ def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, s
     manifest = {
         "kind": "mammokit-bundle", "format": BUNDLE_FORMAT, "model_type": MODEL_TYPE,
         "mammokit_version": __version__, "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(), "classes": list(model.classes), "task": "3class", "positive_class": MALIGNANT,
+        "git_commit": git_commit(), "classes": list(model.classes), "task": "3class", "positive_class": MALIGNANT,
         "settings": s.as_dict(), "features_used": list(model.features_used or s.image_features),
         "aggregator_kind": model.aggregator.kind, "sizes_used": list(model.sizes_used or s.sizes),
         "smooth_used": s.smooth if model.smooth_used is None else int(model.smooth_used),

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ...datasets import Record
-from ...features import CellMaps
-from ...protocols import grouped_kfold
-from ._heatmap import localisation_hit, peak_original
-from ._model import LesionModel, LesionSettings, base_targets, pair_index
+from ..datasets import Record
+from ..features import CellMaps
+from ..models.lesion._heatmap import localisation_hit, peak_original
+from ..models.lesion._model import LesionModel, LesionSettings, base_targets, pair_index
+from ._splits import grouped_kfold
 
 
 @dataclass
@@ -88,7 +88,7 @@ def leak_audit(maps: Sequence[CellMaps], groups: np.ndarray, splits: Sequence) -
 
 
 def _folds(records, maps, settings, folds, repeats, seed, keep, y3, groups, pairs, out) -> None:
-    from ._aggregate import aggregate
+    from ..models.lesion._aggregate import aggregate
 
     for r in range(repeats):
         for f, (train, test) in enumerate(grouped_kfold(y3, groups, folds, seed + r)):

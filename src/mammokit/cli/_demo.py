@@ -21,7 +21,6 @@ def demo_cmd(
 ) -> None:
     """Features for all of mini-MIAS, then Module 1 (LEAKY), Module 2 and patient-grouped CV, side by side."""
     from rich.console import Console
-    from rich.table import Table
 
     from ..constants import RESEARCH_DISCLAIMER
     from ..orchestration import run_demo
@@ -31,25 +30,26 @@ def demo_cmd(
     result = run_demo(data=data, out=out, backbone=backbone, size=size, extra_overrides=set_ or [], lesion=lesion,
                       say=console.print)
     whole_image = [d for d in result.run_dirs if d.name != result.run_dirs[-1].name or not lesion]
-    header, body = comparison_table(comparison_rows(whole_image))
-    table = Table(title="mini-MIAS, 3 classes (normal / benign / malignant): the same features under three protocols")
-    for h in header:
-        table.add_column(h)
-    for row in body:
-        table.add_row(*row)
-    console.print(table)
+    console.print(_table("mini-MIAS, 3 classes (normal / benign / malignant): the same features under three protocols",
+                         *comparison_table(comparison_rows(whole_image))))
     console.print("Module 1 applies SMOTE before the split: its test set holds synthetic rows interpolated from "
                   "training images, so its figures are inflated (LEAKY). Module 2 and CV are the honest ones.")
     if lesion:
-        header, body = task_comparison_table(task_comparison_rows(result.run_dirs))
-        tasks = Table(title="Whole image vs lesion-aware, patient-grouped CV: pooled ROC AUC (95% CI) per task")
-        for h in header:
-            tasks.add_column(h)
-        for row in body:
-            tasks.add_row(*row)
-        console.print(tasks)
+        console.print(_table("Whole image vs lesion-aware, patient-grouped CV: pooled ROC AUC (95% CI) per task",
+                             *task_comparison_table(task_comparison_rows(result.run_dirs))))
     served = (result.served or {}).get("bundle")
     console.print(f"`make serve` serves: {served or 'no bundle qualifies (pass --model)'} (runs/served-bundle.json "
                   "says why: the best measured bundle, never a leaky or near-constant one)")
     console.print(f"comparison: {result.comparison_dir}   timings (s): {result.seconds}")
     console.print(RESEARCH_DISCLAIMER)
+
+
+def _table(title: str, header: list[str], body: list[list[str]]):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for h in header:
+        table.add_column(h)
+    for row in body:
+        table.add_row(*row)
+    return table

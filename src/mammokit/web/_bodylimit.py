@@ -62,6 +62,18 @@ def _limits(app, settings) -> UploadLimits:
     return limits
 
 
+async def _discard_body(receive, limit: int) -> None:
+    """Read the request body and drop it, up to ``limit`` + 1 bytes (then the connection closes anyway)."""
+    seen = 0
+    while seen <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
+
+
 class BodyGuard:
     def __init__(self, app):
         self.app = app
@@ -80,13 +92,17 @@ class BodyGuard:
             resp.headers["Connection"] = "close"
             return await resp(scope, receive, send)
         limits = _limits(scope["app"], ctx.settings) if path in UPLOAD_PATHS else None
+        limit = body_limit(path, ctx.settings.max_upload_bytes)
         if limits is not None:
             try:
-                limits.admit(user_id)  # per-user uploads at once and per minute: 429 before the body
+                limits.admit(user_id)  # per-user uploads at once and per minute: 429 before any analysis
             except Busy as exc:
+                # A logged-in client's body (at most `limit` bytes) is read and dropped, never stored: answering
+                # while it is still sending makes the closing socket reset, and the client sees an error
+                # instead of the 429 and its Retry-After.
+                await _discard_body(receive, limit)
                 resp = error_response(request, exc.status_code, exc.detail, {**exc.headers, "Connection": "close"})
                 return await resp(scope, receive, send)
-        limit = body_limit(path, ctx.settings.max_upload_bytes)
         received = 0
         started = False
         holding = False

@@ -19,8 +19,8 @@ def default_bundle() -> Path:
     or leaky one), else runs/mias-cv/bundle; in the working directory or the repository."""
     from ..bundle import served_bundle_path
 
-    for runs in (Path.cwd() / "runs", constants.REPO_ROOT / "runs"):
-        chosen = served_bundle_path(runs)
+    for base in (Path.cwd(), constants.REPO_ROOT):  # runs/ is DEFAULT_BUNDLE's grandparent: one notion of it
+        chosen = served_bundle_path(base / DEFAULT_BUNDLE.parents[1])
         if chosen is not None and chosen.exists():
             return chosen
     for candidate in (Path.cwd() / DEFAULT_BUNDLE, constants.REPO_ROOT / DEFAULT_BUNDLE):

@@ -23,15 +23,14 @@ def demo_cmd(
     from rich.console import Console
 
     from ..constants import RESEARCH_DISCLAIMER
-    from ..orchestration import run_demo
+    from ..orchestration import DEMO_RUNS, run_demo
     from ..report import comparison_rows, comparison_table, task_comparison_rows, task_comparison_table
 
     console = Console(width=max(Console().width, 150))  # the table is wide; never truncate figures
     result = run_demo(data=data, out=out, backbone=backbone, size=size, extra_overrides=set_ or [], lesion=lesion,
                       say=console.print)
-    whole_image = [d for d in result.run_dirs if d.name != result.run_dirs[-1].name or not lesion]
     console.print(_table("mini-MIAS, 3 classes (normal / benign / malignant): the same features under three protocols",
-                         *comparison_table(comparison_rows(whole_image))))
+                         *comparison_table(comparison_rows(result.run_dirs[:len(DEMO_RUNS)]))))
     console.print("Module 1 applies SMOTE before the split: its test set holds synthetic rows interpolated from "
                   "training images, so its figures are inflated (LEAKY). Module 2 and CV are the honest ones.")
     if lesion:

@@ -12,14 +12,6 @@ from ..birads import DEFAULT_DEPLOYMENT_PREVALENCE
 from ._app import app, data_app, users_app  # noqa: F401
 
 
-def _assessment(pred, evidence, prevalence: float):
-    """The BI-RADS assessment (category withheld when the model has not earned one); the same function
-    fills the batch CSV's columns."""
-    from ..bundle import assessment_of
-
-    return assessment_of(pred, evidence, prevalence)
-
-
 def _save_heatmap(pred, out_dir: Path, stem: str) -> Path | None:
     if pred.heatmap is None:
         return None
@@ -84,7 +76,7 @@ def predict_cmd(
     """Classify images with a trained bundle: class, calibrated probabilities, suggested BI-RADS (only from a
     model that has shown it can separate the classes)."""
     from ..birads import check_prevalence
-    from ..bundle import evidence_of, load_bundle
+    from ..bundle import assessment_of, evidence_of, load_bundle
     from ..constants import RESEARCH_DISCLAIMER
     from ..errors import MammokitError
 
@@ -121,7 +113,7 @@ def predict_cmd(
             failures += 1
             print(f"mammokit: error: {path}: cannot be analysed: {' '.join(str(exc).split())[:200]}", file=sys.stderr)
             continue
-        a = _assessment(pred, evidence, prevalence)
+        a = assessment_of(pred, evidence, prevalence)
         heat_path = _save_heatmap(pred, heatmap_dir, path.stem) if heatmap_dir is not None else None
         if as_json:
             # "warning" first: a reader of the JSON meets it before any number

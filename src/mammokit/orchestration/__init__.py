@@ -18,7 +18,7 @@ from ._config import (
     validate_config,
 )
 from ._demo import DEMO_LESION, DEMO_RUNS, DemoResult, demo_feature_overrides, run_demo
-from ._experiment import RUN_MODEL_TYPES, build_metrics, json_default, run_config
+from ._experiment import RUN_MODEL_TYPES, build_metrics, run_config
 from ._lesion_run import load_lesion_config, resolve_config, run_lesion, task_view
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
     "check_choice",
     "check_run_name",
     "demo_feature_overrides",
-    "json_default",
+   
     "load_config",
     "load_lesion_config",
     "merge",

@@ -10,7 +10,6 @@ then the report (figures + report.html) when mammokit.report is available.
 from __future__ import annotations
 
 import copy
-import math
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import yaml
 
 from .. import __version__
-from .._json import strict_dumps
+from .._json import strict_dumps, strict_value
 from .._numerics import numerics_report
 from ..constants import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, RESEARCH_DISCLAIMER
 from ..errors import ConfigError
@@ -42,27 +41,6 @@ def _features(cfg: dict, records, progress: bool):
     return fs, pre, bb
 
 
-def json_default(o):
-    """json.dumps default for numpy scalars/arrays (NaN -> null)."""
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return None if np.isnan(o) else float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(type(o).__name__)
-
-
-def _nan_to_none(o):
-    if isinstance(o, float) and math.isnan(o):
-        return None
-    if isinstance(o, dict):
-        return {k: _nan_to_none(v) for k, v in o.items()}
-    if isinstance(o, list):
-        return [_nan_to_none(v) for v in o]
-    return o
-
-
 def build_metrics(cfg: dict, result, classes, *, n_images: int, n_patients: int, timing: dict,
                   feature_stats: dict | None = None) -> dict:
     """metrics.json content for a protocol result (see docs/architecture.md)."""
@@ -74,7 +52,7 @@ def build_metrics(cfg: dict, result, classes, *, n_images: int, n_patients: int,
                          seed=cfg["seed"], level=float(b["level"]))
     per_repeat = per_repeat_metrics(result.y_true, result.proba, result.repeats, classes)
     cal_method = result.final.calibrator.to_dict()["fitted_method"]
-    return _nan_to_none({
+    return strict_value({
         "name": cfg["name"], "protocol": result.protocol, "task": cfg["task"], "classes": list(classes),
         "positive_class": classes[-1], "leaky": bool(result.leaky), "leak": result.leak,
         "seed": cfg["seed"], "n_images": int(n_images), "n_patients": int(n_patients),
@@ -161,7 +139,7 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
                 trained_on=result.final_note, protocol=result.protocol,
                 discrimination=discrimination_from_summary(metrics["metrics"], cfg["task"], td.classes),
                 near_constant=near_constant_from(result.proba, result.repeats * 1000 + result.folds))
-    (out / "metrics.json").write_text(strict_dumps(metrics, indent=2, default=json_default))
+    (out / "metrics.json").write_text(strict_dumps(metrics, indent=2))
     if report:
         _write_report(out)
     return out

@@ -261,14 +261,6 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
                            BASE_LABELS, [sum(r.label == c for r in records) for c in BASE_LABELS],
                            f"class frequencies of the {len(records)} training images (the aggregator is fitted "
                            "on them without resampling)"))
-    (out / "metrics.json").write_text(strict_dumps(metrics, indent=2, default=_json_default, allow_nan=False))
+    (out / "metrics.json").write_text(strict_dumps(metrics, indent=2, default=str))
     _write_predictions(out / "predictions.csv", res, task)
     return out
-
-
-def _json_default(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)

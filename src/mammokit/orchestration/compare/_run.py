@@ -121,7 +121,7 @@ def run_comparison(config: dict, out_dir: str | Path | None = None, *, config_pa
     from ...features import extract_features, resolve_preprocess
     from ...models._cnn_lstm import map_to_sequence
     from ...protocols import ProtocolData, run_protocol
-    from .._experiment import build_metrics, json_default
+    from .._experiment import build_metrics
     from ._charts import write_charts
     from ._table import write_tables
 
@@ -170,7 +170,7 @@ def run_comparison(config: dict, out_dir: str | Path | None = None, *, config_pa
             cell_dir = out / "cells" / f"{model_name}-{protocol}"
             cell_dir.mkdir(parents=True, exist_ok=True)
             (cell_dir / "config.yaml").write_text(yaml.safe_dump(cell_cfg, sort_keys=False))
-            (cell_dir / "metrics.json").write_text(strict_dumps(metrics, indent=2, default=json_default))
+            (cell_dir / "metrics.json").write_text(strict_dumps(metrics, indent=2))
             write_predictions(cell_dir / "predictions.csv", PredictionTable(
                 ids=result.ids, patients=result.patients, repeats=result.repeats, folds=result.folds,
                 synthetic=result.synthetic, paths=result.paths, y_true=result.y_true, proba=result.proba,
@@ -196,6 +196,6 @@ def run_comparison(config: dict, out_dir: str | Path | None = None, *, config_pa
     (out / "comparison.json").write_text(strict_dumps(
         {"name": cfg["name"], "task": cfg["task"], "classes": list(td.classes), "provenance": prov,
          "rows": rows, "cells": cells, "disclaimer": RESEARCH_DISCLAIMER},
-        indent=2, default=json_default))
+        indent=2))
     comparison.files["json"] = out / "comparison.json"
     return comparison

@@ -109,6 +109,17 @@ class RssPoller(threading.Thread):
             time.sleep(0.05)
 
 
+def api_tokens(data: Path, names) -> list[str]:
+    """A fresh SQLite database in ``data`` with one clinician per name; their API tokens, in order."""
+    engine, factory = init_db(f"sqlite:///{data / 'mammokit.db'}")
+    tokens = []
+    for name in names:
+        add_user(factory, name, "clinician", PASSWORD)
+        tokens.append(create_api_token(factory, name))
+    engine.dispose()
+    return tokens
+
+
 def one_request(base: str, token: str, name: str, content: bytes) -> tuple[float, bool, str]:
     headers = {"Authorization": f"Bearer {token}"}
     t0 = time.perf_counter()
@@ -168,10 +179,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="mammokit-bench-") as tmp:
         data = Path(tmp) / "data"
         data.mkdir()
-        engine, factory = init_db(f"sqlite:///{data / 'mammokit.db'}")
-        add_user(factory, "bench", "clinician", PASSWORD)
-        token = create_api_token(factory, "bench")
-        engine.dispose()
+        (token,) = api_tokens(data, ["bench"])
         with serving(args.model, data, Path(tmp) / "server.log") as (proc, base):
             if proc is None:
                 return 2

@@ -28,11 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine
-from web_latency import PASSWORD, RssPoller, peak_rss, serving
+from web_latency import RssPoller, api_tokens, peak_rss, serving
 
 from mammokit._json import strict_dumps
 from mammokit.constants import DEFAULT_MAX_PIXELS, default_mias_dir
-from mammokit.web import add_user, create_api_token, init_db
 
 SIDE = 11580  # 134.1 M pixels, just under DEFAULT_MAX_PIXELS (as in the issue)
 
@@ -78,12 +77,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="mammokit-mem-") as tmp:
         data = Path(tmp) / "data"
         data.mkdir()
-        engine, factory = init_db(f"sqlite:///{data / 'mammokit.db'}")
-        tokens = []
-        for i in range(max(args.uploads, 1)):  # one user per client: the per-user limits are not what is measured
-            add_user(factory, f"u{i}", "clinician", PASSWORD)
-            tokens.append(create_api_token(factory, f"u{i}"))
-        engine.dispose()
+        # one user per client: the per-user limits are not what is measured
+        tokens = api_tokens(data, [f"u{i}" for i in range(max(args.uploads, 1))])
         with serving(args.model, data, Path(tmp) / "server.log") as (proc, base):
             if proc is None:
                 return 2

@@ -1,4 +1,4 @@
-"""Batch prediction at engine speed: many images -> one CSV, a row per image and a row per breast.
+"""Batch prediction at engine speed: many images -> one CSV or Parquet file, a row per image and per breast.
 
 The whole-image bundle runs through the same engine as ``mammokit features`` (``features.load_engine``,
 ONNX Runtime by default, batches of ``batch_size``, one helper thread decoding and preprocessing ahead);
@@ -10,6 +10,14 @@ Resuming: image rows are appended and flushed batch by batch, so after an interr
 the file are kept and only the remaining images are computed (images that failed are tried again). Breast
 rows are written last, from every image row of the breast. A sidecar ``<out>.run.json`` records the bundle
 and prevalence, and a run with other settings refuses to append to the file.
+
+Parquet (``--out preds.parquet``; the format is chosen by the suffix): a Parquet file cannot be appended to
+safely while a run may be killed, so the run writes exactly the CSV above to a journal ``<out>.journal.csv``
+beside it (resumed the same way), and only when every image is done converts it, typed (``p_*`` float64,
+``images`` int64, ``in_distribution`` bool, the rest strings; empty cells of typed columns are null), to
+``<out>`` through a temporary file and ``os.replace``, then removes the journal. An interrupted run leaves the
+journal, which the next run resumes; a finished Parquet file is read back for its finished rows when a later
+run adds images.
 """
 from __future__ import annotations
 
@@ -221,13 +229,101 @@ def _read_done(out: Path, columns: list[str]) -> list[dict]:
     return [r for r in reader if r.get("level") == "image" and not r.get("error")]
 
 
+# -- output formats -------------------------------------------------------------------------------------
+OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
+
+
+def output_format(out: Path) -> str:
+    """``csv`` or ``parquet`` from the suffix of ``out``; another suffix is a one-line error."""
+    fmt = OUTPUT_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise ConfigError(f"{out}: unknown output format {out.suffix or '(no suffix)'!r}; "
+                          f"give a .csv or .parquet path")
+    return fmt
+
+
+def _journal(out: Path) -> Path:
+    """Where a Parquet run keeps its rows (the CSV format) until every image is done."""
+    return out.with_name(out.name + ".journal.csv")
+
+
+def _column_type(name: str):
+    import pyarrow as pa
+
+    if name.startswith("p_"):
+        return pa.float64()
+    if name == "images":
+        return pa.int64()
+    if name == "in_distribution":
+        return pa.bool_()
+    return pa.string()
+
+
+def _parse_cell(text: str, kind) -> object:
+    """One CSV cell as the Parquet column's type (the inverse of ``_fmt``)."""
+    import pyarrow as pa
+
+    if kind == pa.string():
+        return text
+    if text == "":
+        return None
+    if kind == pa.float64():
+        return float(text)
+    if kind == pa.int64():
+        return int(text)
+    if text not in ("true", "false"):
+        raise ValueError(f"not true/false: {text!r}")
+    return text == "true"
+
+
+def _write_parquet(journal: Path, out: Path, columns: list[str], settings: dict) -> None:
+    """The journal's rows (image rows then breast rows, as in the CSV), typed, to ``out`` atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with journal.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    types = {c: _column_type(c) for c in columns}
+    arrays = []
+    for c in columns:
+        try:
+            arrays.append(pa.array([_parse_cell(r[c] or "", types[c]) for r in rows], type=types[c]))
+        except ValueError as exc:
+            raise MammokitError(f"{journal}: column {c!r}: {exc}") from None
+    schema = pa.schema([pa.field(c, types[c]) for c in columns], metadata={"mammokit.run": strict_dumps(settings)})
+    tmp = out.with_name(out.name + ".tmp")
+    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), tmp)
+    os.replace(tmp, out)
+
+
+def read_parquet_rows(path: str | Path) -> tuple[list[str], list[dict]]:
+    """A batch Parquet file's columns and rows, each cell as the CSV writes it (``_fmt``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise ConfigError(f"{path}: cannot be read as Parquet ({' '.join(str(exc).split())[:200]}); "
+                          f"write to another --out or use --restart") from None
+    return table.column_names, [{k: _fmt(v) for k, v in r.items()} for r in table.to_pylist()]
+
+
+def _read_done_parquet(out: Path, columns: list[str]) -> list[dict]:
+    names, rows = read_parquet_rows(out)
+    if names != columns:
+        raise ConfigError(f"{out}: its columns differ from this model's; write to another --out or use --restart")
+    return [r for r in rows if r.get("level") == "image" and not r.get("error")]
+
+
 def predict_records(predictor, records: Sequence[Record], out: str | Path, *,
                     prevalence: float = DEFAULT_DEPLOYMENT_PREVALENCE, batch_size: int | None = None,
                     threads: int | None = None, runtime: str | None = None, cache_dir: str | Path | None = None,
                     decode_thread: bool = True, restart: bool = False, progress: bool = True,
                     on_error: Callable[[str, str], None] | None = None, engine: str = "local",
                     address: str | None = None, actors: int | None = None) -> BatchSummary:
-    """Predict every record with a loaded bundle and write ``out`` (CSV): image rows, then breast rows.
+    """Predict every record with a loaded bundle and write ``out`` (CSV or Parquet, by its suffix): image
+    rows, then breast rows.
 
     Returns what was done; unreadable images get an image row with ``error`` set (and ``on_error(path,
     reason)`` is called), and the run goes on. ``engine="ray"`` computes the whole-image bundle's features on
@@ -241,15 +337,15 @@ def predict_records(predictor, records: Sequence[Record], out: str | Path, *,
         raise ConfigError(f"engine {engine!r} is not one of local, ray")
     if engine == "ray" and lesion:
         raise ConfigError("--engine ray runs whole-image bundles; the lesion bundle runs with the local engine")
-    if out.suffix.lower() != ".csv":
-        raise ConfigError(f"{out}: batch predictions are written as CSV; give a .csv path")
+    fmt = output_format(out)
+    table = out if fmt == "csv" else _journal(out)  # the CSV rows are written here, batch by batch
     evidence = evidence_of(predictor)
     classes = tuple(predictor.classes)
     columns = [*_FIXED_COLUMNS, *(f"p_{c}" for c in classes), *_TAIL_COLUMNS]
     sidecar = out.with_name(out.name + ".run.json")
     settings = _run_settings(predictor, prevalence)
     done: list[dict] = []
-    if out.exists() and not restart:
+    if (out.exists() or table.exists()) and not restart:
         try:
             earlier = json.loads(sidecar.read_text())
         except (OSError, ValueError):
@@ -258,16 +354,17 @@ def predict_records(predictor, records: Sequence[Record], out: str | Path, *,
             raise ConfigError(f"{out}: exists and was not written by this model and prevalence "
                               f"({sidecar.name} differs or is missing); write to another --out or use --restart")
         wanted = {r.id for r in records}
-        done = [r for r in _read_done(out, columns) if r["id"] in wanted]
+        earlier_rows = _read_done(table, columns) if table.exists() else _read_done_parquet(out, columns)
+        done = [r for r in earlier_rows if r["id"] in wanted]
     out.parent.mkdir(parents=True, exist_ok=True)
     sidecar.write_text(strict_dumps(settings, allow_nan=False, indent=1) + "\n")
     # Start the file again with only the finished image rows (drops breast rows, failures, a torn line).
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = table.with_name(table.name + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=columns)
         w.writeheader()
         w.writerows(done)
-    os.replace(tmp, out)
+    os.replace(tmp, table)
 
     finished = {r["id"] for r in done}
     todo = [r for r in records if r.id not in finished]
@@ -276,7 +373,7 @@ def predict_records(predictor, records: Sequence[Record], out: str | Path, *,
     batch_size = max(1, int(batch_size or DEFAULT_BATCH_SIZE))
     t0 = time.perf_counter()
     if todo and engine == "ray":
-        image_rows += _score_all_ray(predictor, todo, out, columns, evidence, prevalence, batch_size, progress,
+        image_rows += _score_all_ray(predictor, todo, table, columns, evidence, prevalence, batch_size, progress,
                                      failed, on_error, runtime or DEFAULT_RUNTIME, cache_dir, threads, address, actors)
     elif todo:
         if lesion:
@@ -284,12 +381,15 @@ def predict_records(predictor, records: Sequence[Record], out: str | Path, *,
         else:
             scorer = _WholeImageScorer(predictor, runtime=runtime or DEFAULT_RUNTIME, cache_dir=cache_dir,
                                        threads=threads)
-        image_rows += _score_all(scorer, todo, out, columns, evidence, prevalence, batch_size, decode_thread,
+        image_rows += _score_all(scorer, todo, table, columns, evidence, prevalence, batch_size, decode_thread,
                                  progress, failed, on_error)
     seconds = time.perf_counter() - t0
     breasts = _breast_rows(image_rows, classes, evidence, prevalence)
-    with out.open("a", newline="", encoding="utf-8") as fh:
+    with table.open("a", newline="", encoding="utf-8") as fh:
         csv.DictWriter(fh, fieldnames=columns).writerows({k: _fmt(v) for k, v in r.items()} for r in breasts)
+    if fmt == "parquet":
+        _write_parquet(table, out, columns, settings)
+        table.unlink()
     return BatchSummary(out=out, images=len(records), computed=len(todo), resumed=len(done), breasts=len(breasts),
                         seconds=seconds, failed=failed)
 

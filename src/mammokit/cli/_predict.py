@@ -61,7 +61,8 @@ def predict_cmd(
                              "P(malignant) moved to it (default: screening, BCSC; see docs/web.md)")] = (
         DEFAULT_DEPLOYMENT_PREVALENCE),
     out: Annotated[Path | None, typer.Option(
-        "--out", help="batch mode: write one CSV with a row per image and per breast (resumes if interrupted)")] = None,
+        "--out", help="batch mode: write one .csv or .parquet file (by its suffix) with a row per image and per "
+                       "breast (resumes if interrupted)")] = None,
     dataset: Annotated[str | None, typer.Option(
         "--dataset", help="batch mode: a data set to predict (cbis-ddsm, rsna, vindr-mammo, inbreast, cmmd, mias, "
                           "folder, manifest) with --data")] = None,
@@ -81,6 +82,10 @@ def predict_cmd(
     from ..errors import MammokitError
 
     prevalence = check_prevalence(prevalence)
+    if out is not None:  # a wrong --out suffix is said before the bundle is loaded
+        from ..bundle._batch import output_format
+
+        output_format(out)
     if model is None:
         from ._serve import default_bundle
 
@@ -93,7 +98,7 @@ def predict_cmd(
         from ._predict_batch import batch_records, run_batch
 
         if out is None:
-            raise typer.BadParameter("--dataset needs --out FILE.csv (batch predictions go to a file)")
+            raise typer.BadParameter("--dataset needs --out FILE.csv or FILE.parquet (batch predictions go to a file)")
         records = batch_records(images, dataset, data)
         if run_batch(predictor, records, out, prevalence=prevalence, batch_size=batch_size, threads=threads,
                      cache=cache, restart=restart, engine=engine, address=address):

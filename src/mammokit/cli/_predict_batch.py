@@ -1,4 +1,4 @@
-"""`mammokit predict --out preds.csv ...`: the batch path (bundle/_batch.py) behind the predict command."""
+"""`mammokit predict --out preds.csv|preds.parquet ...`: the batch path (bundle/_batch.py) behind the predict command."""
 from __future__ import annotations
 
 import sys
@@ -31,7 +31,7 @@ def batch_records(images: list[Path] | None, dataset: str | None, data: Path | N
 def run_batch(predictor, records: list, out: Path, *, prevalence: float, batch_size: int | None,
               threads: int | None, cache: Path | None, restart: bool, engine: str = "local",
               address: str | None = None) -> int:
-    """Write the CSV, print a summary table and the unreadable images; the number of failures."""
+    """Write the CSV or Parquet file, print a summary table and the unreadable images; the number of failures."""
     from ..bundle import predict_records
     from ..constants import RESEARCH_DISCLAIMER
 

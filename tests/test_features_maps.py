@@ -53,6 +53,35 @@ def test_cell_maps_are_cached_and_shared_between_runtimes(tmp_path, mias_png):
     assert not np.array_equal(norm[0].scales[256].features, cold[0].scales[256].features)
 
 
+@pytest.mark.xdist_group("onnx-lite0-224")
+def test_maps_held_as_float32_within_the_budget_give_the_same_scores(tmp_path, mias_png):
+    """The CV scores every cell many times: maps are widened to float32 once (exactly), up to a byte budget in
+    record order; the rest stay float16. Cells, scores and the leak audit's value digests do not change."""
+    from mammokit.protocols._lesion_cv import image_digests
+
+    paths = [mias_png(1), mias_png(2)]
+    kw = {"sizes": SIZES, "cache_dir": tmp_path, "progress": False}
+    half, _ = compute_cell_maps(paths, float32_budget=0, **kw)
+    assert {sm.features.dtype for m in half for sm in m.scales.values()} == {np.dtype(np.float16)}
+    first = sum(sm.features.size * 2 for sm in half[0].scales.values())  # bytes image 1 adds in float32
+    some, _ = compute_cell_maps(paths, float32_budget=first, **kw)
+    assert [sm.features.dtype for m in some for sm in m.scales.values()] == [np.float32, np.float32, np.float16,
+                                                                          np.float16]
+    full, _ = compute_cell_maps(paths, **kw)
+    W = np.random.default_rng(0).normal(size=(1280, 2)).astype(np.float32)
+    for h, f in zip(half, full):
+        for s in SIZES:
+            a, b = h.scales[s], f.scales[s]
+            assert b.features.dtype == np.float32 and b.features.shape == a.features.shape
+            assert np.array_equal(a.features.astype(np.float32), b.features)
+            assert np.array_equal(a.scores(W), b.scores(W))  # bit for bit: the CV's outputs cannot move
+            rows = np.asarray([0, 7, a.grid[0] * a.grid[1] - 1])
+            assert np.array_equal(a.cells(rows), b.cells(rows)) and b.cells(rows).dtype == np.float32
+            assert b.cells() is not b.rows32() and np.shares_memory(b.features, b.rows32())
+    assert image_digests(half) == image_digests(some) == image_digests(full)
+    assert image_digests(full)[0] != image_digests(full)[1]
+
+
 def test_breast_percentile_normalisation_stretches_tissue_to_full_range(mias_png):
     pixels = read_image(mias_png(1)).pixels
     dim = (0.2 + 0.5 * pixels).astype(np.float32)  # a different film exposure of the same breast

@@ -7,9 +7,15 @@ of one forward pass. Maps run on ONNX Runtime by default (``features._engine.loa
 gives the same values to 1e-4, tests/test_features_maps.py) and are cached in the content-hash feature cache
 (``features._cache``) as float16, together with the geometry (model pixels <-> original pixels) and the share
 of each cell inside the breast mask. Torch- and ONNX-computed maps share cache entries, as pooled features do.
+
+In memory, ``compute_cell_maps`` widens the cached float16 maps to float32 once (up to ``FLOAT32_BUDGET``
+bytes): the lesion CV scores every cell of every training image many times per fold, and widening the same
+float16 map again for every score was most of its time. float16 -> float32 is exact, so every score is the
+same number either way; maps beyond the budget stay float16 and are widened per use, as before.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,12 +35,17 @@ from ._engine import check_runtime, load_engine
 from ._identity import backbone_identity
 from ._prefetch import prefetched
 
+log = logging.getLogger(__name__)
+
 MAPS_CACHE_TAG = "lesion-cells-v1"
 _META_HEAD = 11  # rows, cols, r0, r1, c0, c1, flipped, scale, pad_top, pad_left, size
 # Intensity normalisation before preprocessing. "breast_percentiles" maps the 1st..99th percentile of the
 # pixels inside the breast mask to [0, 1], so film exposure and scanner gain do not move the features.
 INTENSITY_MODES = ("none", "breast_percentiles")
 _PERCENTILES = (1.0, 99.0)
+# Bytes of float32 maps ``compute_cell_maps`` holds (the rest stay float16). MIAS at 1024 px (make demo) needs
+# 1.7 GB; at 1024 + 1280 + 1536 px (configs/mias-lesion.yaml) 8.1 GB, so about half of those maps are widened.
+FLOAT32_BUDGET = 4 << 30
 
 
 @dataclass
@@ -55,14 +66,29 @@ class ScaleMap:
         self._rows = np.ascontiguousarray(np.asarray(self.features).reshape(c, h * w).T)
         self.features = self._rows.T.reshape(c, h, w)  # a view: no second copy
 
+    def to_float32(self) -> int:
+        """Hold the features as float32 from now on (exact: every float16 is a float32); bytes added."""
+        if self._rows.dtype == np.float32:
+            return 0
+        before = self._rows.nbytes
+        c, h, w = self.features.shape
+        self._rows = self._rows.astype(np.float32)
+        self.features = self._rows.T.reshape(c, h, w)
+        return self._rows.nbytes - before
+
+    def rows32(self) -> np.ndarray:
+        """(h*w, C) float32 cell-major features; the held array itself (do not write to it) when float32."""
+        return self._rows if self._rows.dtype == np.float32 else self._rows.astype(np.float32)
+
     def cells(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """(n, C) float32, one row per cell in row-major order (all cells, or the flat indices ``rows``)."""
-        src = self._rows if rows is None else self._rows[np.asarray(rows)]
-        return src.astype(np.float32)
+        """(n, C) float32, one row per cell in row-major order (all cells, or the flat indices ``rows``); a copy."""
+        if rows is None:
+            return self._rows.astype(np.float32)  # astype copies, also from float32
+        return self._rows[np.asarray(rows)].astype(np.float32, copy=False)  # the gather is already a copy
 
     def scores(self, W: np.ndarray) -> np.ndarray:
         """(h*w, k) = cells @ W for a (C, k) weight matrix, in float32."""
-        return self._rows.astype(np.float32) @ np.asarray(W, np.float32)
+        return self.rows32() @ np.asarray(W, np.float32)
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -206,15 +232,29 @@ def maps_settings(size: int, mode: str, identity: str, intensity: str) -> dict:
     return d
 
 
+def _widen(maps: Sequence[CellMaps], budget: int) -> int:
+    """Widen maps to float32 in order while the added bytes stay within ``budget``; how many were widened."""
+    n = 0
+    for m in maps:
+        for sm in m.scales.values():
+            extra = sm.features.size * (4 - sm.features.itemsize)
+            if extra > budget:
+                return n
+            budget -= sm.to_float32()
+            n += 1
+    return n
+
+
 def compute_cell_maps(records: Sequence[Record | str | Path], *, backbone: str = "efficientnet_lite0",
                       weights: str | None = None, sizes: Sequence[int] = (512, 768), mode: str = "imagenet",
                       cache_dir: str | Path | None = None, threads: int | None = None,
                       runtime: str = DEFAULT_RUNTIME, intensity: str = "none", decode_thread: bool = True,
-                      progress: bool = True) -> tuple[list[CellMaps], dict]:
+                      progress: bool = True, float32_budget: int = FLOAT32_BUDGET) -> tuple[list[CellMaps], dict]:
     """Cell maps for every record, in order: cache hits first, then the misses computed (one helper thread
     decodes and preprocesses the next image while the engine runs), plus timing stats.
 
     The backbone is built only when something must be computed: keys use the identity from the weights file.
+    Maps are then held as float32, in record order, while they fit in ``float32_budget`` bytes (0: none).
     """
     sizes = check_sizes(sizes)
     check_runtime(runtime)
@@ -261,8 +301,10 @@ def compute_cell_maps(records: Sequence[Record | str | Path], *, backbone: str =
                 found[i][s] = sm
             bar.update(1)
         bar.close()
-    seconds = time.perf_counter() - t0
     out = [CellMaps(rid, {s: found[i][s] for s in sizes}) for i, (rid, _) in enumerate(items)]
+    widened = _widen(out, float32_budget)
+    seconds = time.perf_counter() - t0
+    log.debug("lesion maps: %d of %d held as float32", widened, len(items) * len(sizes))
     stats = {"images": len(items), "seconds": round(seconds, 2), "cache_hits": len(items) - len(misses),
              "computed": len(misses), "corrupt_recovered": cache.corrupt_recovered, "runtime": runtime,
              "threads": threads, "intensity": intensity, "backbone": backbone, "identities": identities,

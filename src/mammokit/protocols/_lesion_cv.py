@@ -11,8 +11,8 @@ from threadpoolctl import threadpool_limits
 
 from ..datasets import Record
 from ..features import CellMaps
+from ..models.lesion import LesionModel, LesionSettings, base_targets, pair_index
 from ..models.lesion._heatmap import localisation_hit, peak_original
-from ..models.lesion._model import LesionModel, LesionSettings, base_targets, pair_index
 from ._splits import grouped_kfold
 
 
@@ -60,14 +60,14 @@ def cross_validate(records: Sequence[Record], maps: Sequence[CellMaps], settings
 def image_digests(maps: Sequence[CellMaps]) -> list[bytes]:
     """One value digest per image over its cell features at every input size: what the cell models fit on.
 
-    The same 16-byte blake2b as balance's row_digests, over the features as stored (float16) rather than a
-    float64 copy: a 1280-channel map at three sizes is ~12 MB, and the copy made the audit 5x slower."""
+    The same 16-byte blake2b as balance's row_digests, over the cell-major float32 rows the cell models read
+    (held as float32, or widened from the cached float16 exactly), so the digest of a value does not depend on
+    how it is held; not a float64 copy: a 1280-channel map at three sizes is ~25 MB in float32 already."""
     out = []
     for m in maps:
         h = hashlib.blake2b(digest_size=16)
         for s in sorted(m.scales):
-            c = m.scales[s].features.shape[0]
-            f = np.ascontiguousarray(m.scales[s].features.reshape(c, -1).T)  # cell-major, as ScaleMap holds it
+            f = m.scales[s].rows32()
             h.update(str((f.dtype.str, f.shape)).encode())
             h.update(f.data)
         out.append(h.digest())

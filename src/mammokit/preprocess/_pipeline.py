@@ -9,7 +9,7 @@ import numpy as np
 from ..constants import NORMALISATION_MODES
 from ..errors import ConfigError
 from ..io import Image
-from ._crop import breast_mask, crop_breast, faces_right
+from ._crop import block_mask, masked_crop
 from ._geometry import Geometry
 from ._normalise import normalise
 
@@ -61,21 +61,23 @@ def resize_pad(pixels: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[
 def preprocess(image: Image, cfg: PreprocessConfig | None = None) -> Preprocessed:
     cfg = cfg or PreprocessConfig()
     pixels = image.pixels
-    mask = breast_mask(pixels) if (cfg.crop or cfg.orient) else None
+    # The mask stays in its computed, downsampled form (BlockMask): the box, the share of the image, the
+    # orientation and the crop's mask all follow from it exactly, so the full-resolution mask of
+    # breast_mask/crop_breast/faces_right is never built (tests/test_preprocess_fast.py checks the two agree).
+    mask = block_mask(pixels) if (cfg.crop or cfg.orient) else None
+    box = mask.box() if cfg.crop else (0, pixels.shape[0], 0, pixels.shape[1])
+    flipped = bool(cfg.orient and mask is not None and mask.faces_right(box))
     if cfg.crop:
-        work, mask_crop, box = crop_breast(pixels, mask)
+        work = masked_crop(pixels, mask.crop(box), box, flip=flipped)
     else:
-        work, mask_crop, box = pixels, mask, (0, pixels.shape[0], 0, pixels.shape[1])
-    flipped = bool(cfg.orient and mask_crop is not None and faces_right(mask_crop))
-    if flipped:
-        work = work[:, ::-1]
+        work = pixels[:, ::-1] if flipped else pixels
     square, scale, pad = resize_pad(work, cfg.size)
     square = np.clip(square, 0.0, 1.0)
     geometry = Geometry(
         original_shape=(int(pixels.shape[0]), int(pixels.shape[1])), box=tuple(int(v) for v in box),
         flipped=flipped, scale=float(scale), pad=pad, size=int(cfg.size),
     )
-    frac = float(mask.mean()) if mask is not None else 1.0
+    frac = mask.fraction() if mask is not None else 1.0
     return Preprocessed(
         tensor=normalise(square, cfg.mode), view=(square * 255 + 0.5).astype(np.uint8), geometry=geometry,
         mask_fraction=frac,

@@ -138,3 +138,11 @@ def test_unknown_out_suffix_is_a_one_line_error(setup, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"mammokit: error: {tmp_path / 'p.json'}: unknown output format '.json'; give a .csv or .parquet path"]
     assert not (tmp_path / "p.json").exists()
+    # the same command with a .parquet path writes the Parquet file (and no journal is left)
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", str(folder), "--model", str(setup["bundle"]), "--out", str(tmp_path / "p.parquet"),
+              "--cache", str(setup["cache"])])
+    assert exc.value.code == 0
+    rows = pq.read_table(tmp_path / "p.parquet").to_pylist()
+    assert [(r["level"], r["id"]) for r in rows] == [("image", "a")] and rows[0]["p_malignant"] is not None
+    assert not (tmp_path / "p.parquet.journal.csv").exists()

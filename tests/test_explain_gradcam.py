@@ -92,6 +92,22 @@ def test_overlay(view, heat):
     assert hot[..., 0].mean() > cold[..., 0].mean() and cold[..., 2].mean() > hot[..., 2].mean()
 
 
+def test_overlay_equals_pytorch_grad_cam_show_cam_on_image(mias_png):
+    """The OpenCV blend (kept torch-free for the lesion server) draws what pytorch-grad-cam draws, on a real
+    mammogram and a hand-made heatmap."""
+    from pytorch_grad_cam.utils.image import show_cam_on_image
+
+    from mammokit.io import read_image
+
+    grey = read_image(mias_png(1)).pixels[::8, ::8]
+    yy, xx = np.mgrid[0:grey.shape[0], 0:grey.shape[1]]
+    heat = np.exp(-((yy - 60) ** 2 + (xx - 40) ** 2) / 400.0).astype(np.float32)
+    rgb = np.repeat(np.clip(grey, 0, 1)[:, :, None], 3, axis=2).astype(np.float32)
+    for w in (0.6, 0.3):
+        np.testing.assert_array_equal(overlay_heatmap(grey, heat, image_weight=w),
+                                      show_cam_on_image(rgb, heat, use_rgb=True, image_weight=w))
+
+
 def test_overlay_invalid():
     with pytest.raises(ModelError, match="2-D"):
         overlay_heatmap(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4)))

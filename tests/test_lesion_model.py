@@ -3,6 +3,7 @@ size: run folder, leak checks, bundle round trip, predict with a heatmap, CLI di
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -166,3 +167,26 @@ def test_batch_predict_with_the_lesion_bundle(run_dir, mias_png, tmp_path):
         pred = single.predict(path, heatmap=False)
         for c, p in pred.probabilities.items():
             assert abs(float(row[f"p_{c}"]) - p) <= 1e-9
+
+
+def test_the_lesion_bundle_serves_without_torch(run_dir, mias_png):
+    """Issue 14: the web app and a lesion bundle (ONNX Runtime maps, numpy cells, OpenCV overlay) never
+    import torch, whose CUDA build alone costs ~700 MB of resident memory. A fresh interpreter imports the
+    web app, loads the bundle, predicts a real mammogram with its heatmap and draws the overlay."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "import mammokit.web\n"
+        "from mammokit.bundle import load_bundle\n"
+        "from mammokit.explain import overlay_heatmap\n"
+        f"pred = load_bundle({str(run_dir / 'bundle')!r}).predict({str(mias_png(28))!r}, heatmap=True)\n"
+        "assert pred.heatmap is not None and overlay_heatmap(pred.view, pred.heatmap).ndim == 3\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'torchvision', 'pytorch_grad_cam'))))\n"
+    )
+    env = {**os.environ, "MAMMOKIT_CACHE": str(run_dir.parent / "cache")}  # the run's ONNX exports
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

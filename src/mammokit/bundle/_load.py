@@ -7,35 +7,16 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.preprocessing import StandardScaler
-from torch import nn
 
 from ..constants import MALIGNANT
 from ..errors import MammokitError, ModelError
 from ..evaluate import Calibrator
-from ..models import DenseHead, logistic_as_module, logistic_from_arrays
+from ..models import logistic_from_arrays
 from ..protocols import FittedPipeline
 from ._evidence import ModelEvidence, model_evidence
 from ._prediction import Prediction
 from ._save import standardised_distance
-
-
-class _Standardise(nn.Module):
-    """The fitted StandardScaler as a layer (so the torch model takes preprocessed images)."""
-
-    def __init__(self, mean: np.ndarray, scale: np.ndarray):
-        super().__init__()
-        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
-        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
-
-    def forward(self, x):
-        return (x - self.mean) / self.scale
-
-
-class _GlobalAvgPool(nn.Module):
-    def forward(self, x):
-        return x.mean(dim=(2, 3))
 
 
 def _read_json(path: Path) -> dict:
@@ -94,6 +75,10 @@ class Predictor:
         scaler.n_features_in_ = len(sc["mean"])
         head = m["head"]
         if head["type"] == "dense_head":
+            import torch  # the dense head is a torch module; a logistic or lesion bundle never imports torch
+
+            from ..models import DenseHead
+
             try:
                 state_dict = torch.load(self.path / head["file"], map_location="cpu", weights_only=True)
             except FileNotFoundError:
@@ -103,11 +88,9 @@ class Predictor:
             model = DenseHead.from_state(
                 {"state_dict": state_dict, "n_features": head["n_features"], "n_classes": len(self.classes),
                  "hidden": head["hidden"], "dropout": head["dropout"]}, np.arange(len(self.classes)))
-            self._head_module = model.module_
         elif head["type"] == "logistic":
             arr = load_npz(self.path / head["file"])
             model = logistic_from_arrays(arr["coef"], arr["intercept"], np.arange(len(self.classes)))
-            self._head_module = logistic_as_module(model)
         else:
             raise ModelError(f"{self.path}: unknown head type {head['type']!r}")
         calibrator = Calibrator.from_dict(_read_json(self.path / "calibrator.json"))
@@ -129,31 +112,41 @@ class Predictor:
 
         return PreprocessConfig.from_dict(self.manifest["preprocess"])
 
+    def check_backbone(self) -> None:
+        """ModelError unless the backbone weights found here are the ones the model was trained on (by their
+        identity string: no torch import, no model build)."""
+        from ..features import backbone_identity
+
+        b = self.manifest["backbone"]
+        ident = backbone_identity(b["name"], b.get("weights"), int(self.manifest["preprocess"]["size"]))
+        if ident != b["identity"]:
+            raise ModelError(f"{self.path}: backbone weights differ from the ones the model was trained on "
+                             f"(bundle {b['identity']}, found {ident})")
+
     def _load_backbone(self):
+        """The torch backbone, for Grad-CAM only (features come from the engine)."""
         if self._backbone is None:
             from ..features import load_backbone
 
+            self.check_backbone()
             b = self.manifest["backbone"]
-            bb = load_backbone(b["name"], b.get("weights"), int(self.manifest["preprocess"]["size"]))
-            if bb.identity != b["identity"]:
-                raise ModelError(
-                    f"{self.path}: backbone weights differ from the ones the model was trained on "
-                    f"(bundle {b['identity']}, loaded {bb.identity})"
-                )
-            self._backbone = bb
+            self._backbone = load_backbone(b["name"], b.get("weights"), int(self.manifest["preprocess"]["size"]))
         return self._backbone
 
     @property
-    def target_layer(self) -> nn.Module:
+    def target_layer(self):
         return self._load_backbone().target_layer
 
-    def torch_model(self) -> nn.Module:
-        """Preprocessed image tensor (N,3,H,W) -> head logits (before prior correction / calibration)."""
+    def torch_model(self):
+        """Preprocessed image tensor (N,3,H,W) -> head logits (before prior correction / calibration), as one
+        torch module for Grad-CAM; built (and torch imported) on first use."""
         if self._torch_model is None:
-            bb = self._load_backbone()
+            from ..models import DenseHead, image_model, logistic_as_module
+
+            model = self.pipeline.model
+            head = model.module_ if isinstance(model, DenseHead) else logistic_as_module(model)
             sc = self.pipeline.scaler
-            self._torch_model = nn.Sequential(bb.module, _GlobalAvgPool(), _Standardise(sc.mean_, sc.scale_),
-                                              self._head_module).eval()
+            self._torch_model = image_model(self._load_backbone().module, sc.mean_, sc.scale_, head)
         return self._torch_model
 
     # -- prediction ------------------------------------------------------------------
@@ -162,12 +155,13 @@ class Predictor:
         return self.pipeline.predict_proba(np.atleast_2d(np.asarray(X, dtype=np.float32)))
 
     def features_of(self, tensor: np.ndarray) -> np.ndarray:
-        """Pooled backbone features of one preprocessed (3,H,W) tensor, exactly as the cache stores them."""
-        from ..features import feature_maps, load_engine
+        """Pooled backbone features of one preprocessed (3,H,W) tensor, from the same engine (ONNX Runtime by
+        default) as ``mammokit features`` and the batch path, so exactly as the cache stores them."""
+        from ..features import DEFAULT_RUNTIME, feature_maps, load_engine
 
         b = self.manifest["backbone"]
-        self._load_backbone()
-        engine = load_engine(b["name"], b.get("weights"), int(self.manifest["preprocess"]["size"]), "torch")
+        self.check_backbone()
+        engine = load_engine(b["name"], b.get("weights"), int(self.manifest["preprocess"]["size"]), DEFAULT_RUNTIME)
         return feature_maps(engine, tensor[None], bool(b.get("tta", False))).mean(axis=(2, 3)).astype(np.float32)
 
     def predict(self, image_or_path, heatmap: bool = False) -> Prediction:
@@ -179,6 +173,8 @@ class Predictor:
         pred = self.predictions_from_features(feats, [pre.mask_fraction], [source], [pre.view])[0]
         if heatmap:
             k = self.classes.index(pred.label)
+            import torch  # Grad-CAM runs the torch model; imported only when a heatmap is asked for
+
             from ..explain import gradcam_heatmap
 
             try:

@@ -16,7 +16,6 @@ import datetime as _dt
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.linear_model import LogisticRegression
 
 from .. import __version__
@@ -24,7 +23,6 @@ from .._json import strict_dumps
 from .._provenance import git_commit
 from ..constants import RESEARCH_DISCLAIMER
 from ..errors import ModelError
-from ..models import DenseHead
 from ..protocols import FittedPipeline
 from ._evidence import prevalence_block
 
@@ -53,6 +51,12 @@ def save_bundle(path: str | Path, pipe: FittedPipeline, *, X_train: np.ndarray, 
     BI-RADS suggestion."""
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
+    # Imported here so that loading a bundle (this package) never imports torch; saving follows training,
+    # which has imported it already.
+    import torch
+
+    from ..models import DenseHead
+
     if type(pipe.model) is DenseHead:  # exactly the paper's head: subclasses have other architectures
         state = pipe.model.state()
         torch.save(state["state_dict"], out / "head.pt")

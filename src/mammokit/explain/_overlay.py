@@ -1,8 +1,8 @@
 """Colour a heatmap over the grey image the model saw."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
-from pytorch_grad_cam.utils.image import show_cam_on_image
 from skimage.transform import resize
 
 from ..errors import ModelError
@@ -21,5 +21,9 @@ def overlay_heatmap(view: np.ndarray, heatmap: np.ndarray, image_weight: float =
     grey = np.clip(grey, 0.0, 1.0)
     if heat.shape != grey.shape:
         heat = resize(heat, grey.shape, order=1, preserve_range=True, anti_aliasing=False).astype(np.float32)
-    rgb = np.repeat(grey[:, :, None], 3, axis=2)
-    return show_cam_on_image(rgb, np.clip(heat, 0.0, 1.0), use_rgb=True, image_weight=image_weight)
+    # The jet blend pytorch-grad-cam's show_cam_on_image draws, done with OpenCV directly: importing
+    # pytorch_grad_cam imports torch, which a lesion-model server (ONNX Runtime only) does not load.
+    jet = cv2.applyColorMap(np.uint8(255 * np.clip(heat, 0.0, 1.0)), cv2.COLORMAP_JET)
+    jet = cv2.cvtColor(jet, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+    blend = (1.0 - image_weight) * jet + image_weight * grey[:, :, None]
+    return np.uint8(255 * (blend / np.max(blend)))

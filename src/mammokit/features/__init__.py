@@ -3,9 +3,10 @@
 Names are imported on first use (PEP 562) so that a run served from the feature cache, or by ONNX Runtime
 from a cached export, never pays for importing torch.
 """
-from importlib import import_module
+from .._lazy import lazy_exports
 
 _WHERE = {
+    "DEFAULT_BATCH_SIZE": "_defaults", "DEFAULT_RUNTIME": "_defaults", "DEFAULT_THREADS": "_defaults",
     "BACKBONES": "_backbones", "Backbone": "_backbones", "get_backbone": "_backbones", "weights_digest": "_identity",
     "FeatureCache": "_cache", "cache_key": "_cache", "file_sha256": "_cache",
     "ENGINES": "_engine", "EngineSpec": "_engine", "TorchEngine": "_engine", "feature_maps": "_engine",
@@ -18,16 +19,4 @@ _WHERE = {
     "OnnxEngine": "_onnx", "export_onnx": "_onnx", "onnx_model_path": "_onnx",
 }
 
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _WHERE, globals())

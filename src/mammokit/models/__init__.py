@@ -1,16 +1,15 @@
-"""Classifiers on pooled deep features: the paper's dense head and a logistic baseline."""
-from ._dense_head import DROPOUT, HIDDEN, DenseHead, build_head
-from ._factory import MODEL_TYPES, make_model
-from ._logistic import logistic_as_module, logistic_from_arrays, make_logistic
+"""Classifiers on pooled deep features: the paper's dense head and a logistic baseline.
 
-__all__ = [
-    "DROPOUT",
-    "HIDDEN",
-    "MODEL_TYPES",
-    "DenseHead",
-    "build_head",
-    "logistic_as_module",
-    "logistic_from_arrays",
-    "make_logistic",
-    "make_model",
-]
+Names are imported on first use (PEP 562): the dense head and the CNN-LSTM are torch modules, and a
+lesion-model or logistic bundle served by ONNX Runtime should not import torch for them.
+"""
+from .._lazy import lazy_exports
+
+_WHERE = {
+    "DROPOUT": "_dense_head", "HIDDEN": "_dense_head", "DenseHead": "_dense_head", "build_head": "_dense_head",
+    "image_model": "_image_model",
+    "MODEL_TYPES": "_factory", "make_model": "_factory",
+    "logistic_as_module": "_logistic", "logistic_from_arrays": "_logistic", "make_logistic": "_logistic",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _WHERE, globals())

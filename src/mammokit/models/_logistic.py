@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from sklearn.linear_model import LogisticRegression
-from torch import nn
 
 
 def make_logistic(*, C: float = 1.0, max_iter: int = 2000, class_weight: str | None = None,
@@ -13,8 +11,12 @@ def make_logistic(*, C: float = 1.0, max_iter: int = 2000, class_weight: str | N
     return LogisticRegression(C=C, max_iter=max_iter, class_weight=class_weight, random_state=random_state)
 
 
-def logistic_as_module(model: LogisticRegression) -> nn.Linear:
-    """A fitted LogisticRegression as nn.Linear producing logits whose softmax equals predict_proba."""
+def logistic_as_module(model: LogisticRegression):
+    """A fitted LogisticRegression as nn.Linear producing logits whose softmax equals predict_proba
+    (torch imported here: loading and predicting with a logistic bundle does not need it)."""
+    import torch
+    from torch import nn
+
     coef = np.asarray(model.coef_, dtype=np.float32)
     intercept = np.asarray(model.intercept_, dtype=np.float32)
     if coef.shape[0] == 1:  # binary: sklearn stores one row; softmax([0, z]) == sigmoid(z)

@@ -19,7 +19,6 @@ from sklearn.preprocessing import StandardScaler
 from ..balance import Audit, AuditedSampler
 from ..errors import DatasetError
 from ..evaluate import Calibrator
-from ..models import DenseHead, make_model
 from ._splits import grouped_holdout
 
 
@@ -63,6 +62,9 @@ def _freqs(y: np.ndarray, K: int) -> np.ndarray:
 def fit_pipeline(X, y, groups, *, n_classes: int, model_cfg: dict, balance: str, calibration_cfg: dict,
                  seed: int, audit: Audit | None = None, context: str = "") -> FittedPipeline:
     """Fit on training rows ``X, y`` (class indices), grouping inner splits by ``groups``."""
+    # Imported here: training needs torch, predicting with a loaded FittedPipeline need not.
+    from ..models import DenseHead, make_model
+
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y, dtype=int)
     groups = np.asarray(groups)

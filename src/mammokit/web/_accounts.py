@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import ConfigError, MammokitError
+from ._auth import hash_password, new_token, token_digest
 from ._db import ROLES, ApiToken, User, WebSession
-from ._security import hash_password, new_token, token_digest
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD_LEN = 10

@@ -5,16 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from .. import constants
 from ..birads import BIRADS_DESCRIPTIONS
-from ._context import get_ctx, session_from_cookie, user_from_bearer
-from ._db import Exam, Prediction, User
-from ._pages import DB, find_prediction, visible_predictions
-from ._security import tokens_equal
+from ._context import get_ctx
+from ._db import Exam, Prediction
+from ._deps import DB, ApiUser
+from ._exams import analyse_exam, exam_files
+from ._queries import find, newest
 from ._uploads import NO_CATEGORY, UploadRejected, analyse_upload, requested_prevalence, too_large_message
 
 router = APIRouter(prefix="/api", tags=["predictions"])
@@ -135,28 +137,6 @@ def exam_out(exam: Exam) -> ExamOut:
                    combination=d["combination"], breasts=breasts)
 
 
-def newest(db, query, table, limit: int) -> list:
-    """Rows of `query`, newest first, at most `limit` (1-1000)."""
-    return db.scalars(query.order_by(table.created_at.desc(), table.id.desc()).limit(max(1, min(limit, 1000)))).all()
-
-
-def api_user(request: Request, db: DB) -> User:
-    user = user_from_bearer(db, request)
-    if user is not None:
-        return user
-    ws = session_from_cookie(get_ctx(request), db, request)
-    if ws is None:
-        raise HTTPException(401, "login or an API token (Authorization: Bearer ...) required",
-                            headers={"WWW-Authenticate": "Bearer"})
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not tokens_equal(
-            ws.csrf_token, request.headers.get("x-csrf-token")):
-        raise HTTPException(403, "CSRF token missing or wrong (send the X-CSRF-Token header)")
-    return ws.user
-
-
-ApiUser = Annotated[User, Depends(api_user)]
-
-
 @public.get("/health", response_model=Health)
 def health(request: Request) -> Health:
     """Liveness check; needs no login."""
@@ -199,11 +179,6 @@ async def create_exam(request: Request, user: ApiUser, db: DB, prevalence: Annot
     """Upload the images of one exam: multipart fields `files` (DICOMs, grouped by their tags) and/or `rcc`,
     `rmlo`, `lcc`, `lmlo` (one image each, for images without tags). One assessment per breast and one for
     the exam; a mixed, oversized or unplaceable upload is refused whole and nothing is stored."""
-    from fastapi.concurrency import run_in_threadpool
-
-    from ._exams import analyse_exam
-    from ._pages import exam_files
-
     ctx = get_ctx(request)
     files = await exam_files(request)
     try:
@@ -217,16 +192,12 @@ async def create_exam(request: Request, user: ApiUser, db: DB, prevalence: Annot
 @router.get("/exams", response_model=list[ExamOut])
 def list_exams(user: ApiUser, db: DB, limit: int = 100):
     """Newest first; a clinician sees their own, an admin everyone's."""
-    from ._pages import visible_exams
-
-    return [exam_out(e) for e in newest(db, visible_exams(user), Exam, limit)]
+    return [exam_out(e) for e in newest(db, Exam, user, limit)]
 
 
 @router.get("/exams/{uid}", response_model=ExamOut, responses={404: {"description": "not found"}})
 def get_exam(uid: str, user: ApiUser, db: DB):
-    from ._pages import find_exam
-
-    exam = find_exam(db, user, uid)
+    exam = find(db, Exam, user, uid)
     if exam is None:
         raise HTTPException(404, "no such exam")
     return exam_out(exam)
@@ -235,12 +206,12 @@ def get_exam(uid: str, user: ApiUser, db: DB):
 @router.get("/predictions", response_model=list[PredictionOut])
 def list_predictions(user: ApiUser, db: DB, limit: int = 100):
     """Newest first; a clinician sees their own, an admin everyone's."""
-    return [to_out(r) for r in newest(db, visible_predictions(user), Prediction, limit)]
+    return [to_out(r) for r in newest(db, Prediction, user, limit)]
 
 
 @router.get("/predictions/{uid}", response_model=PredictionOut, responses={404: {"description": "not found"}})
 def get_prediction(uid: str, user: ApiUser, db: DB):
-    row = find_prediction(db, user, uid)
+    row = find(db, Prediction, user, uid)
     if row is None:
         raise HTTPException(404, "no such prediction")
     return to_out(row)

@@ -11,11 +11,12 @@ from fastapi.templating import Jinja2Templates
 from .. import constants
 from ..birads import BiradsThresholds
 from ._analysis import ModelService
+from ._auth import CookieSigner
 from ._bodylimit import BodyGuard, body_limit
 from ._context import STATIC_DIR, TEMPLATES_DIR, AppContext
 from ._db import init_db
+from ._deps import CsrfRejected, LoginRequired
 from ._errors import install_error_handlers
-from ._security import CookieSigner
 from ._settings import WebSettings
 from ._store import FileStore
 from ._sweep import sweep_orphans
@@ -33,7 +34,6 @@ def create_app(settings: WebSettings | None = None, predictor: Any = None) -> Fa
     """The web app. `predictor` (an object with `.predict`) overrides loading `settings.model_path`."""
     from ._api import public
     from ._api import router as api_router
-    from ._pages import CsrfRejected, LoginRequired
     from ._pages import router as page_router
 
     settings = settings or WebSettings()

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from ._auth import request_user
 from ._errors import error_response
 from ._limits import UPLOAD_PATHS, Busy, UploadLimits
 
@@ -45,13 +46,8 @@ def body_limit(path: str, max_upload_bytes: int) -> int:
 
 def _user_id(ctx, request: Request) -> int | None:
     """The id of the user a request's session cookie or API token belongs to; None when neither is valid."""
-    from ._context import session_from_cookie, user_from_bearer
-
     with ctx.factory() as db:
-        user = user_from_bearer(db, request)
-        if user is None:
-            ws = session_from_cookie(ctx, db, request)
-            user = ws.user if ws is not None else None
+        user = request_user(ctx.session_signer, ctx.settings, db, request)
         return None if user is None else user.id
 
 
@@ -119,9 +115,22 @@ class BodyGuard:
                     holding = True
             return message
 
+        released = False
+
+        def release() -> None:
+            nonlocal holding, released
+            if holding:
+                limits.release_slot()
+                holding = False
+            if limits is not None and not released:
+                limits.release(user_id)
+                released = True
+
         async def watched_send(message):
             nonlocal started
             started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                release()  # before the answer's last bytes: a client's next upload never finds this one in flight
             await send(message)
 
         try:
@@ -132,7 +141,4 @@ class BodyGuard:
             resp = JSONResponse({"detail": exc.detail}, status_code=413, headers=exc.headers)
             await resp(scope, receive, send)
         finally:
-            if holding:
-                limits.release_slot()
-            if limits is not None:
-                limits.release(user_id)
+            release()

@@ -4,6 +4,7 @@ The full detail goes to the server log (`mammokit.web`)."""
 from __future__ import annotations
 
 import errno
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,7 +12,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ._privacy import log, public_reason
+from ._privacy import public_reason
+
+log = logging.getLogger("mammokit.web")
 
 _TITLES = {400: "Bad request", 401: "Login required", 403: "Forbidden", 404: "Not found",
            405: "Not allowed", 413: "Too large", 415: "Unsupported file", 422: "Form not accepted",

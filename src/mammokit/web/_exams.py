@@ -11,23 +11,24 @@ images and the exam are committed together.
 """
 from __future__ import annotations
 
-import io
+import logging
 import secrets
 from dataclasses import dataclass
 
 from fastapi import Request
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
 
 from .._json import strict_dumps
 from ..birads import BIRADS_DESCRIPTIONS, assess, mean_probabilities, most_severe
 from ..errors import InputFileError
 from ..io import Image
+from ._audit import audit
 from ._bodylimit import EXAM_FILES
-from ._context import AppContext, audit
+from ._context import AppContext
 from ._db import Exam, ExamImage, User
 from ._decode import read_upload
-from ._privacy import client_label, log
-from ._security import patient_key
+from ._privacy import client_label, dicom_exam_ids, patient_key
 from ._uploads import (
     NO_CATEGORY,
     UploadRejected,
@@ -36,6 +37,8 @@ from ._uploads import (
     store_upload,
     too_large_message,
 )
+
+log = logging.getLogger("mammokit.web")
 
 MAX_EXAM_FILES = 8
 LATERALITIES = ("R", "L")
@@ -73,16 +76,19 @@ def slot_field(laterality: str, view: str) -> str:
     return f"{laterality}{view}".lower()  # "rcc", "lmlo"
 
 
-def _dicom_ids(data: bytes) -> tuple[str | None, str | None]:
-    """(StudyInstanceUID, PatientID) of a DICOM, only to check that the files belong together."""
-    import pydicom
-
-    try:
-        ds = pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=True)
-    except Exception:  # noqa: BLE001 - already read once by mammokit.io; no IDs means no check
-        return None, None
-    return (str(ds.get("StudyInstanceUID", "") or "").strip() or None,
-            str(ds.get("PatientID", "") or "").strip() or None)
+async def exam_files(request: Request) -> list[ExamFile]:
+    """The form's files: `files` (several DICOMs) and the four slots rcc, rmlo, lcc, lmlo (one image each).
+    Empty file inputs (a browser sends them with no name and no bytes) are left out."""
+    form = await request.form()
+    out = []
+    for upload in form.getlist("files"):
+        if isinstance(upload, UploadFile):
+            out.append(ExamFile(upload.filename, await upload.read()))
+    for lat, view in SLOTS:
+        upload = form.get(slot_field(lat, view))
+        if isinstance(upload, UploadFile):
+            out.append(ExamFile(upload.filename, await upload.read(), (lat, view)))
+    return [f for f in out if f.data or f.filename]
 
 
 def _place(ctx: AppContext, files: list[ExamFile]) -> list[_Placed]:
@@ -117,7 +123,7 @@ def _place(ctx: AppContext, files: list[ExamFile]) -> list[_Placed]:
         if lat not in LATERALITIES or not view:
             raise _reject(422, label, "the file does not say which breast and view it is: put it in one of "
                                       "the four slots (right CC, right MLO, left CC, left MLO)")
-        study, patient = _dicom_ids(f.data) if image.meta.format == "dicom" else (None, None)
+        study, patient = dicom_exam_ids(f.data) if image.meta.format == "dicom" else (None, None)
         placed.append(_Placed(f, image, lat, view, study, patient))
     seen: dict[tuple[str, str], str] = {}
     for p in placed:

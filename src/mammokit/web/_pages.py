@@ -4,31 +4,31 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile as StarletteUpload
 
 from ..birads import BIRADS_DESCRIPTIONS, PREVALENCE_SOURCE
 from ..errors import MammokitError
-from ._context import (
+from ._audit import audit, client_address
+from ._auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
-    AppContext,
-    audit,
-    client_address,
-    get_ctx,
     is_https,
-    session_from_cookie,
+    new_token,
+    request_user,
     session_idle,
     session_lifetime,
-    user_from_bearer,
+    token_digest,
+    tokens_equal,
+    verify_password,
 )
+from ._context import AppContext, get_ctx
 from ._db import AuditEvent, Exam, Prediction, User, WebSession, utcnow
-from ._exams import BREAST_NAMES, LATERALITIES, SLOTS, ExamFile, analyse_exam, slot_field
-from ._security import new_token, token_digest, tokens_equal, verify_password
+from ._deps import DB, PageSession, check_csrf, current_session
+from ._exams import BREAST_NAMES, LATERALITIES, analyse_exam, exam_files
+from ._queries import find, newest
 from ._store import DERIVED_KINDS
 from ._throttle import begin_attempt, finish_attempt
 from ._uploads import UploadRejected, analyse_upload, requested_prevalence, too_large_message
@@ -41,45 +41,7 @@ def percent(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.3g}%"
 
 
-class LoginRequired(Exception):
-    """Raised by page dependencies; the app turns it into a redirect to /login."""
-
-
-class CsrfRejected(Exception):
-    """A form without the session's CSRF token; the app answers 403."""
-
-
-def get_db(request: Request):
-    with get_ctx(request).factory() as db:
-        yield db
-
-
-DB = Annotated[Session, Depends(get_db)]
-
-
-def page_session(request: Request, db: DB) -> WebSession:
-    ws = session_from_cookie(get_ctx(request), db, request)
-    if ws is None:
-        raise LoginRequired()
-    return ws
-
-
-PageSession = Annotated[WebSession, Depends(page_session)]
 FormText = Annotated[str, Form()]
-
-
-def check_csrf(ws: WebSession, token: str | None) -> None:
-    if not tokens_equal(ws.csrf_token, token):
-        raise CsrfRejected()
-
-
-def visible_predictions(user: User):
-    q = select(Prediction)
-    return q if user.is_admin else q.where(Prediction.user_id == user.id)
-
-
-def find_prediction(db: Session, user: User, uid: str) -> Prediction | None:
-    return db.scalar(visible_predictions(user).where(Prediction.uid == uid))
 
 
 def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
@@ -99,7 +61,7 @@ def _login_page(request: Request, ctx: AppContext, status_code: int = 200, error
 @router.get("/login")
 def login_form(request: Request, db: DB):
     ctx = get_ctx(request)
-    if session_from_cookie(ctx, db, request) is not None:
+    if current_session(request, db) is not None:
         return RedirectResponse("/", status_code=303)
     return _login_page(request, ctx)
 
@@ -132,12 +94,12 @@ def login(request: Request, db: DB, username: FormText = "", password: FormText 
     raw = new_token()
     db.execute(delete(WebSession).where(WebSession.expires_at < utcnow()))  # tidy expired sessions
     db.add(WebSession(user_id=user.id, token_hash=token_digest(raw), csrf_token=secrets.token_urlsafe(32),
-                      expires_at=utcnow() + min(session_lifetime(ctx), session_idle(ctx))))
+                      expires_at=utcnow() + min(session_lifetime(s), session_idle(s))))
     audit(db, "login", request, user)
     db.commit()
     resp = RedirectResponse("/", status_code=303)
     _set_cookie(request, resp, SESSION_COOKIE, ctx.session_signer.sign(raw),
-                int(session_lifetime(ctx).total_seconds()))
+                int(session_lifetime(s).total_seconds()))
     resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return resp
 
@@ -201,7 +163,7 @@ def not_found(ctx: AppContext, request: Request, ws: WebSession, message: str) -
 @router.get("/results/{uid}")
 def result(uid: str, request: Request, ws: PageSession, db: DB):
     ctx = get_ctx(request)
-    row = find_prediction(db, ws.user, uid)
+    row = find(db, Prediction, ws.user, uid)
     if row is None:
         return not_found(ctx, request, ws, "There is no result with this address.")
     probs = sorted(row.probabilities.items(), key=lambda kv: -kv[1])
@@ -228,30 +190,6 @@ def model_card(request: Request, ws: PageSession):
                       card=markdown_to_html(text), earned=svc.evidence.earned)
 
 
-def visible_exams(user: User):
-    q = select(Exam)
-    return q if user.is_admin else q.where(Exam.user_id == user.id)
-
-
-def find_exam(db: Session, user: User, uid: str) -> Exam | None:
-    return db.scalar(visible_exams(user).where(Exam.uid == uid))
-
-
-async def exam_files(request: Request) -> list[ExamFile]:
-    """The form's files: `files` (several DICOMs) and the four slots rcc, rmlo, lcc, lmlo (one image each).
-    Empty file inputs (a browser sends them with no name and no bytes) are left out."""
-    form = await request.form()
-    out = []
-    for upload in form.getlist("files"):
-        if isinstance(upload, StarletteUpload):
-            out.append(ExamFile(upload.filename, await upload.read()))
-    for lat, view in SLOTS:
-        upload = form.get(slot_field(lat, view))
-        if isinstance(upload, StarletteUpload):
-            out.append(ExamFile(upload.filename, await upload.read(), (lat, view)))
-    return [f for f in out if f.data or f.filename]
-
-
 @router.post("/exams")
 async def upload_exam(request: Request, ws: PageSession, db: DB, csrf_token: FormText = "",
                       prevalence: FormText = ""):
@@ -271,7 +209,7 @@ async def upload_exam(request: Request, ws: PageSession, db: DB, csrf_token: For
 @router.get("/exams/{uid}")
 def exam_page(uid: str, request: Request, ws: PageSession, db: DB):
     ctx = get_ctx(request)
-    exam = find_exam(db, ws.user, uid)
+    exam = find(db, Exam, ws.user, uid)
     if exam is None:
         return not_found(ctx, request, ws, "There is no exam with this address.")
     images = {lat: [i for i in exam.images if i.laterality == lat] for lat in LATERALITIES}
@@ -282,9 +220,8 @@ def exam_page(uid: str, request: Request, ws: PageSession, db: DB):
 @router.get("/history")
 def history(request: Request, ws: PageSession, db: DB):
     ctx = get_ctx(request)
-    rows = db.scalars(visible_predictions(ws.user)
-                      .order_by(Prediction.created_at.desc(), Prediction.id.desc()).limit(500)).all()
-    exams = db.scalars(visible_exams(ws.user).order_by(Exam.created_at.desc(), Exam.id.desc()).limit(200)).all()
+    rows = newest(db, Prediction, ws.user, 500)
+    exams = newest(db, Exam, ws.user, 200)
     return ctx.render(request, "history.html", user=ws.user, csrf_token=ws.csrf_token, rows=rows, exams=exams)
 
 
@@ -301,11 +238,10 @@ def audit_log(request: Request, ws: PageSession, db: DB):
 def media(uid: str, kind: str, request: Request, db: DB):
     """Images of a result, for its owner (or an admin); session cookie or API token."""
     ctx = get_ctx(request)
-    ws = session_from_cookie(ctx, db, request)
-    user = ws.user if ws else user_from_bearer(db, request)
+    user = request_user(ctx.session_signer, ctx.settings, db, request)
     if user is None:
         return Response(status_code=401)
-    row = find_prediction(db, user, uid)
+    row = find(db, Prediction, user, uid)
     if row is None or kind not in DERIVED_KINDS:
         return Response(status_code=404)
     path = ctx.store.derived_path(row.uid, kind)

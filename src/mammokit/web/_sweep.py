@@ -8,6 +8,7 @@ deleted. Files younger than `grace_s` are kept, in case another server process s
 """
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from ._db import Prediction
-from ._privacy import log
+
+log = logging.getLogger("mammokit.web")
 
 
 def _old(path: Path, cutoff: float) -> bool:

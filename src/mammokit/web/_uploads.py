@@ -1,6 +1,7 @@
 """One upload -> validated image -> model -> stored files + database row. Shared by the page and the API."""
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -12,13 +13,22 @@ from ..birads import check_prevalence
 from ..errors import ConfigError, ImageReadError, InputFileError, MammokitError, ModelError
 from ..io import Image, sniff_format
 from ._analysis import Analysis
-from ._context import AppContext, audit
+from ._audit import audit
+from ._context import AppContext
 from ._db import Assessment, Prediction, User
 from ._decode import read_upload
-from ._deid import deidentify_dicom
-from ._privacy import client_label, log, public_reason, stored_name
-from ._security import patient_key
+from ._privacy import (
+    client_label,
+    deidentify_dicom,
+    dicom_identifiers,
+    patient_key,
+    public_reason,
+    scrub,
+    stored_name,
+)
 from ._store import sha256, thumbnail
+
+log = logging.getLogger("mammokit.web")
 
 NO_CATEGORY = "none"  # predictions.birads_category when the model has not earned a category
 UPLOAD_NAME = "upload"  # the name readers put in their messages: never the client's file name
@@ -66,7 +76,7 @@ class PreparedUpload:
     image: Image
     result: Analysis
     shown: str
-    scrub: tuple[str, ...]
+    identifiers: tuple[str, ...]  # patient name/ID strings, removed from stored notes
 
 
 def analyse_upload(ctx: AppContext, db: Session, request: Request, user: User,
@@ -104,10 +114,10 @@ def prepare_upload(ctx: AppContext, db: Session, request: Request, user: User, f
         except InputFileError as exc:
             log.info("upload rejected, %s: %s", UPLOAD_NAME, exc.problem)  # the full reader text
             raise UploadRejected(_status_for(exc), exc.problem) from None
-        scrub = tuple(x for x in (image.meta.patient_id, image.meta.extra.get("patient_name")) if x)
+        identifiers = tuple(x for x in (image.meta.patient_id, image.meta.extra.get("patient_name")) if x)
         content = data
         if image.meta.format == "dicom":
-            scrub += _dicom_identifiers(data)
+            identifiers += dicom_identifiers(data)
             try:  # before the model runs: a file that cannot be stored safely is refused (PS3.15 profile)
                 content = deidentify_dicom(data, ctx.secret, UPLOAD_NAME)
             except InputFileError as exc:
@@ -121,7 +131,7 @@ def prepare_upload(ctx: AppContext, db: Session, request: Request, user: User, f
                                       "tell the administrator") from None
         except MammokitError as exc:
             raise UploadRejected(422, str(exc)) from None
-        except Exception:  # noqa: BLE001 - hostile pixel content must give a 4xx, never a 500
+        except Exception:  # hostile pixel content must give a 4xx, never a 500
             log.exception("analysis failed for a %s upload", image.meta.format)
             raise UploadRejected(422, "this image could not be analysed (unusual or damaged pixel data)") from None
     except UploadRejected as rej:
@@ -130,7 +140,7 @@ def prepare_upload(ctx: AppContext, db: Session, request: Request, user: User, f
         db.commit()
         rej.message = f"{label}: {rej.reason}"
         raise
-    return PreparedUpload(data, content, image, result, shown, scrub)
+    return PreparedUpload(data, content, image, result, shown, identifiers)
 
 
 def store_upload(ctx: AppContext, db: Session, request: Request, user: User, prepared: PreparedUpload,
@@ -139,7 +149,7 @@ def store_upload(ctx: AppContext, db: Session, request: Request, user: User, pre
     transaction open for a caller that stores several (an exam); on any failure the derived images of
     this upload are removed and the transaction is rolled back."""
     data, content, image, result = prepared.data, prepared.content, prepared.image, prepared.result
-    shown, scrub = prepared.shown, prepared.scrub
+    shown, identifiers = prepared.shown, prepared.identifiers
     digest = sha256(data)
     stored = ctx.store.save_upload(content, digest, image.meta.format)
     uid = secrets.token_urlsafe(12)
@@ -158,7 +168,7 @@ def store_upload(ctx: AppContext, db: Session, request: Request, user: User, pre
             laterality=(image.meta.laterality or None), view=(image.meta.view or None),
             label=result.label, probabilities_json=strict_dumps(result.probabilities),
             p_malignant=result.p_malignant, in_distribution=result.in_distribution,
-            notes_json=strict_dumps([_scrub_text(n, scrub) for n in result.notes]),
+            notes_json=strict_dumps([scrub(n, identifiers) for n in result.notes]),
             birads_category=result.birads.category or NO_CATEGORY, birads_rule=result.birads.rule,
             has_heatmap=result.heatmap is not None, heatmap_method=ctx.model.heatmap_method,
             model_identity=ctx.model.identity,
@@ -177,22 +187,3 @@ def store_upload(ctx: AppContext, db: Session, request: Request, user: User, pre
         raise
     return row
 
-
-def _dicom_identifiers(data: bytes) -> tuple[str, ...]:
-    """Patient name and ID strings of a DICOM, only to scrub them from what we store."""
-    import io
-
-    import pydicom
-
-    try:
-        ds = pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=True)
-    except Exception:  # noqa: BLE001
-        return ()
-    values = [str(ds.get(k, "") or "") for k in ("PatientName", "PatientID", "OtherPatientIDs")]
-    return tuple(v for v in values if len(v) >= 3)
-
-
-def _scrub_text(text: str, scrub: tuple[str, ...]) -> str:
-    for s in scrub:
-        text = text.replace(s, "[removed]")
-    return text

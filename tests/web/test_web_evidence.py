@@ -21,6 +21,8 @@ GOOD = {"task": "3class", "classes": ["normal", "benign", "malignant"], **DISCRI
 
 TEST_CASES_EVIDENCE = [
     (GOOD, True, ""),
+    ({**GOOD, "discrimination": {**GOOD["discrimination"], "benign_vs_malignant": {"auc": 0.75, "ci": [0.6, 0.88]}}},
+     True, ""),
     ({k: v for k, v in GOOD.items() if k != "discrimination"}, False, "records no measured discrimination"),
     ({k: v for k, v in GOOD.items() if k != "near_constant"}, False, "no check of its out-of-fold predictions"),
     ({**GOOD, "discrimination": {"3class": {"auc": 0.6, "ci": [0.5, 0.7]},
@@ -29,6 +31,12 @@ TEST_CASES_EVIDENCE = [
     ({**GOOD, "discrimination": {"3class": {"auc": 0.8, "ci": [0.7, 0.9]},
                                  "malignant_vs_rest": {"auc": 0.55, "ci": [0.41, 0.69]}}}, False,
      "malignant_vs_rest ROC AUC 0.55 (95% CI 0.41-0.69)"),
+    # the demo lesion model (2026-12-02): above chance on its task and on malignant vs rest, at chance on
+    # benign vs malignant, so it cannot say whether a finding looks malignant: no category
+    ({**GOOD, "discrimination": {"3class": {"auc": 0.61, "ci": [0.56, 0.66]},
+                                 "malignant_vs_rest": {"auc": 0.65, "ci": [0.58, 0.71]},
+                                 "benign_vs_malignant": {"auc": 0.50, "ci": [0.44, 0.56]}}}, False,
+     "benign_vs_malignant ROC AUC 0.50 (95% CI 0.44-0.56): the lower bound is at or below 0.5"),
     ({**GOOD, "discrimination": {"3class": {"auc": 0.8, "ci": [None, None]}}}, False, "no confidence interval"),
     ({**GOOD, "near_constant": {"value": True, "spread": 0.0004, "threshold": 0.02}}, False,
      "near-constant (spread 0.0004 < 0.02)"),
@@ -44,7 +52,8 @@ def test_model_evidence(manifest, earned, reason):
     ev = model_evidence(manifest)
     assert ev.earned is earned
     if earned:
-        assert ev.warning is None and set(ev.relevant) == {"3class", "malignant_vs_rest"}
+        assert ev.warning is None and set(ev.relevant) == {"3class", "malignant_vs_rest"} | (
+            {"benign_vs_malignant"} & set(manifest["discrimination"]))
     else:
         assert ev.warning.startswith("This model has not shown it can separate the classes") and reason in ev.warning
 

@@ -5,13 +5,16 @@ web app, ``mammokit predict`` and the model card:
 
 ``discrimination``  {name: {"auc": v, "ci": [lo, hi]}}: measured ROC AUC with its patient-bootstrap CI,
                     one entry per task the run measured (its own task, e.g. "3class" = macro one-vs-rest
-                    AUC) and "malignant_vs_rest" (P(malignant) ranking) where the model has that class.
+                    AUC) and "malignant_vs_rest" (P(malignant) ranking) where the model has that class;
+                    the lesion run also records "normal_vs_abnormal" and "benign_vs_malignant".
 ``near_constant``   {"value": bool, "spread": s, "threshold": t, "measure": ...}: whether the out-of-fold
                     probabilities barely move from image to image (a model that outputs its class prior).
 ``prevalence``      {"training": {class: fraction}, "source": ...}: the class frequencies the calibrated
                     probabilities refer to.
 
-A model has *earned* a BI-RADS suggestion only when every relevant AUC's lower CI bound is above 0.5,
+A model has *earned* a BI-RADS suggestion only when every relevant AUC's lower CI bound is above 0.5 (its
+task's, malignant vs rest, and benign vs malignant where that was measured: a category above 3 claims a
+finding looks malignant rather than benign, which a model at chance on benign vs malignant cannot tell),
 its predictions are not near-constant and it was not measured by a leaky protocol. A bundle that lacks
 these fields (made before they were recorded) has not.
 """
@@ -22,12 +25,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..constants import MALIGNANT
+from ..constants import BENIGN, MALIGNANT
 
 # Out-of-fold probabilities whose within-fold standard deviation stays below this (for every class)
 # are near-constant: the model gives (almost) every image the same answer.
 NEAR_CONSTANT_SPREAD = 0.02
 MALIGNANT_VS_REST = "malignant_vs_rest"
+BENIGN_VS_MALIGNANT = "benign_vs_malignant"
 CHANCE_AUC = 0.5
 
 
@@ -119,6 +123,8 @@ def model_evidence(manifest: dict, calibrator_prior: dict[str, float] | None = N
         names = [task] if task in disc else []
         if MALIGNANT in classes and MALIGNANT_VS_REST in disc:
             names.append(MALIGNANT_VS_REST)
+        if BENIGN in classes and MALIGNANT in classes and BENIGN_VS_MALIGNANT in disc and task != BENIGN_VS_MALIGNANT:
+            names.append(BENIGN_VS_MALIGNANT)
         if not names:
             reasons.append(f"the bundle records no discrimination for its task {task!r}")
         for name in names:

@@ -5,27 +5,24 @@ commit, cross-validated metrics), cells.npz (linear cell classifiers per input s
 """
 from __future__ import annotations
 
-import datetime as _dt
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from .._json import strict_dumps
-from .._provenance import git_commit
-from ..constants import MALIGNANT, RESEARCH_DISCLAIMER
+from ..constants import MALIGNANT
 from ..errors import ModelError
 from ..features import CellMaps, ScaleMap, backbone_identity, maps_for_image
+from ..models.lesion import Aggregator, CellModels, LesionModel, LesionSettings
 from ..models.lesion._heatmap import heatmap_view, peak_original, resize_grid
-from ..models.lesion._model import Aggregator, CellModels, LesionModel, LesionSettings
 from ..preprocess import Geometry
+from ._evidence import ModelEvidence, model_evidence
 from ._load import as_image, load_npz  # the same image input and npz reading as the head bundles
+from ._manifest import MANIFEST, common_fields, read_manifest
 from ._prediction import Prediction
 
 MODEL_TYPE = "lesion"
-BUNDLE_FORMAT = 1
 MASK_FRACTION_RANGE = (0.03, 0.97)
 
 
@@ -80,32 +77,29 @@ def save_lesion_bundle(path: str | Path, model: LesionModel, *, dataset: dict, s
     out.mkdir(parents=True, exist_ok=True)
     s = model.settings
 
-    manifest = {
-        "kind": "mammokit-bundle", "format": BUNDLE_FORMAT, "model_type": MODEL_TYPE,
-        "mammokit_version": __version__, "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "git_commit": git_commit(), "classes": list(model.classes), "task": "3class", "positive_class": MALIGNANT,
+    manifest = common_fields(
+        model_type=MODEL_TYPE, task="3class", classes=model.classes, positive_class=MALIGNANT,
+        backbone={"name": s.backbone, "weights": s.weights,
+                  "identity": {str(sz): backbone_identity(s.backbone, s.weights, sz) for sz in s.sizes}},
+        dataset=dataset, seed=seed, trained_on=trained_on, metrics=metrics_summary, discrimination=discrimination,
+        near_constant=near_constant, prevalence=prevalence, ood={"mask_fraction_range": list(MASK_FRACTION_RANGE)})
+    manifest.update({
         "settings": s.as_dict(), "features_used": list(model.features_used or s.image_features),
         "aggregator_kind": model.aggregator.kind, "sizes_used": list(model.sizes_used or s.sizes),
         "smooth_used": s.smooth if model.smooth_used is None else int(model.smooth_used),
         "selection": model.selection,
-        "backbone": {"name": s.backbone, "weights": s.weights,
-                     "identity": {str(sz): backbone_identity(s.backbone, s.weights, sz) for sz in s.sizes}},
         "preprocess": {"sizes": list(s.sizes), "mode": "imagenet", "crop": True, "orient": True,
                        "intensity": s.intensity},
-        "dataset": dataset, "seed": seed, "trained_on": trained_on, "metrics": metrics_summary or {},
-        "discrimination": discrimination, "near_constant": near_constant, "prevalence": prevalence,
-        "ood": {"mask_fraction_range": list(MASK_FRACTION_RANGE)},
         "heatmap": "P(lesion) of every feature-map cell (mean of the input sizes' logits), bilinear over the "
                    "largest input view; prediction.geometry maps view pixels to the original image",
-        "disclaimer": RESEARCH_DISCLAIMER,
-    }
+    })
     np.savez(out / "cells.npz", **model.cells.to_arrays())
     arrays = {}
     for name, agg in (("pair", model.aggregator), ("single", model.aggregator_single)):
         for k in ("mean", "scale", "coef", "intercept"):
             arrays[f"{name}_{k}"] = getattr(agg, k)
     np.savez(out / "aggregator.npz", **arrays)
-    (out / "manifest.json").write_text(strict_dumps(manifest, indent=2, default=str, allow_nan=False))
+    (out / MANIFEST).write_text(strict_dumps(manifest, indent=2, default=str, allow_nan=False))
     return out
 
 
@@ -114,14 +108,7 @@ class LesionPredictor:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        try:
-            m = json.loads((self.path / "manifest.json").read_text())
-        except FileNotFoundError:
-            raise ModelError(f"{self.path / 'manifest.json'}: missing (not a model bundle folder)") from None
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"{self.path / 'manifest.json'}: unreadable ({exc})") from None
-        if m.get("kind") != "mammokit-bundle" or m.get("model_type") != MODEL_TYPE:
-            raise ModelError(f"{self.path / 'manifest.json'}: not a lesion-model bundle")
+        m = read_manifest(self.path, MODEL_TYPE)
         self.manifest = m
         self.classes: tuple[str, ...] = tuple(m["classes"])
         settings = LesionSettings.from_dict(m["settings"])
@@ -137,6 +124,11 @@ class LesionPredictor:
                                  tuple(int(v) for v in m.get("sizes_used") or settings.sizes),
                                  int(m.get("smooth_used", settings.smooth)))
         self.target_layer = None
+
+    @property
+    def evidence(self) -> ModelEvidence:
+        """Whether this model has earned a BI-RADS suggestion, and the prevalence it was calibrated at."""
+        return model_evidence(self.manifest)
 
     def torch_model(self):
         raise ModelError(f"{self.path}: the lesion model makes its own heatmap (predict(..., heatmap=True)); "

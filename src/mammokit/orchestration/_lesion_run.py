@@ -22,7 +22,7 @@ from ..constants import BASE_LABELS, RESEARCH_DISCLAIMER, TASKS
 from ..datasets import load_dataset
 from ..errors import ConfigError, DatasetError
 from ..features import compute_cell_maps
-from ..models.lesion._model import LesionModel, LesionSettings
+from ..models.lesion import LesionModel, LesionSettings
 from ..protocols._lesion_cv import LesionCVResult, cross_validate
 from ._config import check_choice, check_run_name, merge, parse_override  # one loader for every config kind
 

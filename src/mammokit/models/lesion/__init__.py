@@ -19,6 +19,8 @@ from ._aggregate import (
     mean_score,
     topk_mean,
 )
+from ._aggregator import Aggregator, feature_matrix, pair_index
+from ._cells import CellModels, LinearCellClassifier
 from ._heatmap import (
     cell_centre_model,
     combine_scales,
@@ -28,17 +30,9 @@ from ._heatmap import (
     peak_original,
     resize_grid,
 )
-from ._model import (
-    Aggregator,
-    CellModels,
-    LesionModel,
-    LesionSettings,
-    LinearCellClassifier,
-    base_targets,
-    feature_matrix,
-    pair_index,
-)
+from ._model import LesionModel, base_targets
 from ._patches import IGNORE, NEGATIVE, POSITIVE, CellSet, Circle, label_cells, lesion_circles, training_cells
+from ._settings import LesionSettings
 
 __all__ = [
     "AGGREGATIONS",

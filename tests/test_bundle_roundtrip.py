@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 
-from mammokit.bundle import load_bundle, save_bundle
+from mammokit.bundle import COMMON_FIELDS, HeadPredictor, Predictor, load_bundle, save_bundle
 from mammokit.constants import RESEARCH_DISCLAIMER
 from mammokit.errors import ModelError
 from mammokit.protocols import fit_pipeline
@@ -48,9 +48,10 @@ def test_round_trip_gives_identical_probabilities(tmp_path, model, calibration, 
     m = predictor.manifest
     assert m["disclaimer"] == RESEARCH_DISCLAIMER and m["model_type"] == model
     assert m["label_map"] == {"normal": 0, "benign": 1, "malignant": 2}
-    for key in ("backbone", "preprocess", "seed", "git_commit", "created", "mammokit_version", "dataset",
-                "training", "ood"):
+    assert set(COMMON_FIELDS) <= set(m)  # the one manifest schema every bundle kind shares
+    for key in ("preprocess", "training", "label_map", "head"):
         assert key in m
+    assert isinstance(predictor, Predictor) and isinstance(predictor, HeadPredictor)
     # the training rows themselves sit inside the out-of-distribution threshold
     assert m["ood"]["train_max"] <= m["ood"]["threshold"]
 
@@ -71,6 +72,10 @@ def test_bundle_has_no_pickles(tmp_path):
     ("wrong_kind", "not a mammokit bundle"),
     ("garbage_head", "unreadable head weights"),
     ("no_scaler", "scaler.npz: missing"),
+    ("newer_format", "bundle format 2 is newer than this mammokit reads"),
+    ("unknown_type", "unknown model_type 'gbm'"),
+    ("no_classes", "manifest lacks classes"),
+    ("not_json", "manifest.json: unreadable"),
 ])
 def test_damaged_bundle_is_a_model_error(tmp_path, damage, match):
     pipe, X = _fitted("dense_head")
@@ -83,6 +88,17 @@ def test_damaged_bundle_is_a_model_error(tmp_path, damage, match):
         m = json.loads((path / "manifest.json").read_text())
         m["kind"] = "something-else"
         (path / "manifest.json").write_text(json.dumps(m))
+    elif damage in ("newer_format", "unknown_type", "no_classes"):
+        m = json.loads((path / "manifest.json").read_text())
+        if damage == "newer_format":
+            m["format"] = 2
+        elif damage == "unknown_type":
+            m["model_type"] = "gbm"
+        else:
+            del m["classes"]
+        (path / "manifest.json").write_text(json.dumps(m))
+    elif damage == "not_json":
+        (path / "manifest.json").write_text("{not json")
     elif damage == "garbage_head":
         (path / "head.pt").write_bytes(b"not a torch file")
     elif damage == "no_scaler":

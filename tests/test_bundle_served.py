@@ -12,7 +12,8 @@ from mammokit.errors import ModelError
 def _bundle(tmp_path, name, *, auc_ci, near_constant=False, leaky=False, task="normal_vs_abnormal"):
     b = tmp_path / name / "bundle"
     b.mkdir(parents=True)
-    manifest = {"model_type": "test", "task": task, "classes": ["normal", "abnormal"],
+    manifest = {"kind": "mammokit-bundle", "format": 1, "model_type": "logistic", "backbone": {},
+                "task": task, "classes": ["normal", "abnormal"],
                 "discrimination": {task: {"auc": sum(auc_ci) / 2, "ci": list(auc_ci)}},
                 "near_constant": {"value": near_constant, "spread": 0.001 if near_constant else 0.2},
                 "metrics": {"leaky": leaky}}
@@ -44,7 +45,9 @@ def test_no_eligible_bundle_means_no_default(tmp_path):
 def test_a_bundle_without_evidence_ranks_last_and_is_not_served(tmp_path):
     old = tmp_path / "old" / "bundle"
     old.mkdir(parents=True)
-    (old / "manifest.json").write_text(json.dumps({"model_type": "dense_head", "task": "3class"}))
+    (old / "manifest.json").write_text(json.dumps({"kind": "mammokit-bundle", "format": 1, "model_type": "dense_head",
+                                                   "task": "3class", "classes": ["normal", "abnormal"],
+                                                   "backbone": {}}))  # as written before the evidence fields
     ok = _bundle(tmp_path, "ok", auc_ci=(0.52, 0.66))
     ranked = rank_bundles([old, ok])
     assert [r["bundle"] for r in ranked] == [str(ok), str(old)]
@@ -55,6 +58,10 @@ def test_unreadable_choices_are_one_line_errors(tmp_path):
     (tmp_path / SERVED_FILE).write_text("{not json")
     with pytest.raises(ModelError, match=SERVED_FILE):
         served_bundle_path(tmp_path)
-    with pytest.raises(ModelError, match="manifest.json"):
+    with pytest.raises(ModelError, match="missing: not a model bundle folder"):
         rank_bundles([tmp_path / "missing"])
+    (tmp_path / "stray").mkdir()
+    (tmp_path / "stray" / "manifest.json").write_text("[]")
+    with pytest.raises(ModelError, match="stray/manifest.json: not a mammokit bundle manifest"):
+        rank_bundles([tmp_path / "stray"])
     assert served_bundle_path(tmp_path / "nowhere") is None

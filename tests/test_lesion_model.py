@@ -108,6 +108,12 @@ def test_bundle_round_trip_and_predict_heatmap(run_dir, mias_png):
     prev = manifest["prevalence"]["training"]
     assert set(prev) == {"normal", "benign", "malignant"} and abs(sum(prev.values()) - 1) < 1e-6
     assert manifest["git_commit"] is None or len(manifest["git_commit"]) >= 40
+    # one manifest schema and one Predictor protocol for every bundle kind (issue 11)
+    from mammokit.bundle import COMMON_FIELDS, Predictor
+
+    assert set(COMMON_FIELDS) <= set(manifest) and manifest["model_type"] == "lesion"
+    predictor = load_bundle(run_dir / "bundle")
+    assert isinstance(predictor, Predictor) and predictor.evidence.relevant
 
 
 @pytest.mark.parametrize("bad,err,match", [
@@ -130,8 +136,12 @@ def test_too_few_patients_and_broken_bundle(tmp_path, run_dir):
     (broken / "manifest.json").write_text((run_dir / "bundle" / "manifest.json").read_text())
     with pytest.raises(ModelError, match="cells.npz"):
         load_lesion_bundle(broken)
-    with pytest.raises(ModelError, match="manifest.json"):
+    with pytest.raises(ModelError, match="not a model bundle folder"):
         load_lesion_bundle(tmp_path / "nowhere")
+    (broken / "manifest.json").write_text(json.dumps({**json.loads((broken / "manifest.json").read_text()),
+                                                      "model_type": "logistic"}))
+    with pytest.raises(ModelError, match="a logistic bundle, not a lesion bundle"):
+        load_lesion_bundle(broken)
 
 
 def test_cli_predict_lesion_bundle_png_and_dicom(run_dir, mias_png, tmp_path, capsys):

@@ -19,15 +19,19 @@ from ._lesion import (
     save_lesion_bundle,
     view_to_original,
 )
-from ._load import Predictor, evidence_of, load_bundle
+from ._load import HeadPredictor, evidence_of, load_bundle
+from ._manifest import BUNDLE_FORMAT, COMMON_FIELDS, MODEL_TYPES, Predictor, read_manifest
 from ._prediction import Prediction
-from ._save import BUNDLE_FORMAT, git_commit, save_bundle, standardised_distance
+from ._save import save_bundle, standardised_distance
 from ._served import SERVED_FILE, choose_served_bundle, rank_bundles, served_bundle_path
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "COMMON_FIELDS",
+    "MODEL_TYPES",
     "SERVED_FILE",
     "BatchSummary",
+    "HeadPredictor",
     "LesionPrediction",
     "LesionPredictor",
     "ModelEvidence",
@@ -37,7 +41,6 @@ __all__ = [
     "choose_served_bundle",
     "discrimination_from_summary",
     "evidence_of",
-    "git_commit",
     "load_bundle",
     "load_lesion_bundle",
     "model_evidence",
@@ -45,6 +48,7 @@ __all__ = [
     "predict_records",
     "prevalence_block",
     "rank_bundles",
+    "read_manifest",
     "records_from_paths",
     "save_bundle",
     "save_lesion_bundle",

@@ -1,4 +1,7 @@
-"""Load a bundle into a Predictor: image (or path) in, calibrated class probabilities out."""
+"""Load a bundle into a Predictor (bundle/_manifest.py): image (or path) in, calibrated class probabilities out.
+
+``HeadPredictor`` serves the whole-image bundles (dense head or logistic on pooled backbone features);
+``load_bundle`` dispatches on the manifest's ``model_type`` (the lesion model: bundle/_lesion.py)."""
 from __future__ import annotations
 
 import json
@@ -15,8 +18,12 @@ from ..evaluate import Calibrator
 from ..models import logistic_from_arrays
 from ..protocols import FittedPipeline
 from ._evidence import ModelEvidence, model_evidence
+from ._manifest import MANIFEST, Predictor, read_manifest
 from ._prediction import Prediction
 from ._save import standardised_distance
+
+
+HEAD_TYPES = ("dense_head", "logistic")  # the whole-image bundles' model_type (= their head)
 
 
 def _read_json(path: Path) -> dict:
@@ -56,16 +63,16 @@ def as_image(image_or_path):
     return read_image(image_or_path), str(image_or_path)
 
 
-class Predictor:
-    """A loaded bundle. ``predict(image_or_path)`` returns a Prediction with calibrated probabilities."""
+class HeadPredictor:
+    """A loaded whole-image bundle. ``predict(image_or_path)`` returns a Prediction with calibrated
+    probabilities (the Predictor protocol)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        if not self.path.is_dir():
-            raise ModelError(f"{self.path}: not a model bundle folder (run `mammokit run` to make one)")
-        m = _read_json(self.path / "manifest.json")
-        if m.get("kind") != "mammokit-bundle":
-            raise ModelError(f"{self.path / 'manifest.json'}: not a mammokit bundle manifest")
+        m = read_manifest(self.path)
+        if m["model_type"] not in HEAD_TYPES:
+            raise ModelError(f"{self.path / MANIFEST}: a {m['model_type']} bundle, not a whole-image one "
+                             "(use load_bundle)")
         self.manifest = m
         self.classes: tuple[str, ...] = tuple(m["classes"])
         sc = load_npz(self.path / "scaler.npz")
@@ -219,19 +226,15 @@ class Predictor:
 
 
 def evidence_of(predictor) -> ModelEvidence:
-    """The evidence of any loaded predictor (the whole-image Predictor, the lesion one, a test double)."""
+    """The evidence of any loaded predictor (a Predictor, or an object with only a manifest)."""
     ev = getattr(predictor, "evidence", None)
     return ev if isinstance(ev, ModelEvidence) else model_evidence(getattr(predictor, "manifest", {}) or {})
 
 
 def load_bundle(path: str | Path) -> Predictor:
-    """The Predictor for bundle folder ``path`` (as written by ``mammokit run``)."""
-    try:  # a lesion-model bundle (issue 4) has its own predictor
-        lesion = json.loads((Path(path) / "manifest.json").read_text()).get("model_type") == "lesion"
-    except (OSError, ValueError, AttributeError):
-        lesion = False
-    if lesion:
+    """The Predictor for bundle folder ``path`` (as written by ``mammokit run``), by its ``model_type``."""
+    if read_manifest(path)["model_type"] == "lesion":
         from ._lesion import load_lesion_bundle
 
         return load_lesion_bundle(path)
-    return Predictor(path)
+    return HeadPredictor(path)

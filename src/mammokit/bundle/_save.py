@@ -12,21 +12,16 @@ class prevalence its probabilities refer to (``prevalence``); see ``bundle._evid
 """
 from __future__ import annotations
 
-import datetime as _dt
 from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from .. import __version__
 from .._json import strict_dumps
-from .._provenance import git_commit
-from ..constants import RESEARCH_DISCLAIMER
 from ..errors import ModelError
 from ..protocols import FittedPipeline
 from ._evidence import prevalence_block
-
-BUNDLE_FORMAT = 1
+from ._manifest import MANIFEST, common_fields
 # A feature vector further than this many times the training set's 99th-percentile
 # standardised distance (and further than every training image) is flagged as out of distribution.
 OOD_FACTOR = 1.5
@@ -71,38 +66,25 @@ def save_bundle(path: str | Path, pipe: FittedPipeline, *, X_train: np.ndarray, 
     np.savez(out / "scaler.npz", mean=sc.mean_, scale=sc.scale_, var=sc.var_, n_samples_seen=sc.n_samples_seen_)
     (out / "calibrator.json").write_text(strict_dumps(pipe.calibrator.to_dict(), indent=2))
     d = standardised_distance(sc.transform(np.asarray(X_train, dtype=np.float32)))
-    manifest = {
-        "format": BUNDLE_FORMAT,
-        "kind": "mammokit-bundle",
-        "disclaimer": RESEARCH_DISCLAIMER,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "mammokit_version": __version__,
-        "git_commit": git_commit(),
-        "task": task,
-        "classes": list(classes),
+    ood = {"distance": "rms standardised feature distance",
+           "train_q50": float(np.quantile(d, 0.5)), "train_q99": float(np.quantile(d, 0.99)),
+           "train_max": float(d.max()), "threshold": float(max(OOD_FACTOR * np.quantile(d, 0.99), d.max())),
+           "mask_fraction_range": list(MASK_FRACTION_RANGE)}
+    manifest = common_fields(
+        model_type=head["type"], task=task, classes=classes, positive_class=classes[-1],
+        backbone={"name": features["backbone"], "weights": features.get("weights"),
+                  "identity": backbone_identity, "tta": bool(features.get("tta", False))},
+        dataset=dataset, seed=seed, trained_on=trained_on, metrics=metrics_summary,
+        discrimination=discrimination, near_constant=near_constant, prevalence=_prevalence(pipe, classes), ood=ood)
+    manifest.update({
         "label_map": {c: k for k, c in enumerate(classes)},
-        "positive_class": classes[-1],
-        "model_type": head["type"],
         "head": head,
-        "backbone": {"name": features["backbone"], "weights": features.get("weights"),
-                     "identity": backbone_identity, "tta": bool(features.get("tta", False))},
         "preprocess": dict(preprocess),
         "calibration": pipe.calibrator.to_dict()["fitted_method"],
-        "dataset": dataset,
-        "seed": int(seed),
         "protocol": protocol,
-        "trained_on": trained_on,
         "training": {k: v for k, v in pipe.info.items() if k != "calibration"},
-        "metrics": metrics_summary or {},
-        "discrimination": discrimination,
-        "near_constant": near_constant,
-        "prevalence": _prevalence(pipe, classes),
-        "ood": {"distance": "rms standardised feature distance",
-                "train_q50": float(np.quantile(d, 0.5)), "train_q99": float(np.quantile(d, 0.99)),
-                "train_max": float(d.max()), "threshold": float(max(OOD_FACTOR * np.quantile(d, 0.99), d.max())),
-                "mask_fraction_range": list(MASK_FRACTION_RANGE)},
-    }
-    (out / "manifest.json").write_text(strict_dumps(manifest, indent=2, allow_nan=False))
+    })
+    (out / MANIFEST).write_text(strict_dumps(manifest, indent=2, allow_nan=False))
     return out
 
 

@@ -15,15 +15,9 @@ from pathlib import Path
 from .._json import strict_dumps
 from ..errors import ModelError
 from ._evidence import model_evidence
+from ._manifest import read_manifest
 
 SERVED_FILE = "served-bundle.json"
-
-
-def _read_manifest(bundle: Path) -> dict:
-    try:
-        return json.loads((bundle / "manifest.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{bundle}: cannot read manifest.json ({type(exc).__name__})") from None
 
 
 def _weakest_lower_bound(evidence) -> float:
@@ -35,7 +29,7 @@ def rank_bundles(bundles) -> list[dict]:
     """One row per bundle, best first: path, eligible, earned, weakest lower AUC bound, reasons."""
     rows = []
     for b in map(Path, bundles):
-        manifest = _read_manifest(b)
+        manifest = read_manifest(b)
         ev = model_evidence(manifest)
         leaky = bool((manifest.get("metrics") or {}).get("leaky"))
         near_constant = bool((ev.near_constant or {}).get("value", True))

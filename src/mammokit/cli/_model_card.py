@@ -29,11 +29,10 @@ def model_card_cmd(
     """The bundle's model card (Mitchell et al. 2019): data, protocol, figures with CIs, calibration,
     prevalence assumptions, the BI-RADS rule, intended use and known limits."""
     from ..birads import check_prevalence
-    from ..errors import ModelError
+    from ..bundle import read_manifest
     from ..report import model_card_html, model_card_markdown
 
-    if not (bundle / "manifest.json").is_file():
-        raise ModelError(f"{bundle}: not a model bundle folder (no manifest.json)")
+    read_manifest(bundle)  # a one-line error for a folder that is not a bundle, before any work
     kw = {"prevalence": check_prevalence(prevalence)}
     text = model_card_html(bundle, **kw) if fmt is CardFormat.html else model_card_markdown(bundle, **kw)
     if out is None:

@@ -18,7 +18,7 @@ from ..birads import (
     PREVALENCE_SOURCE,
     BiradsThresholds,
 )
-from ..bundle import model_evidence
+from ..bundle import model_evidence, read_manifest
 from ..constants import RESEARCH_DISCLAIMER
 from ..errors import ModelError
 
@@ -71,9 +71,7 @@ def model_card_markdown(bundle: str | Path, *, prevalence: float = DEFAULT_DEPLO
                         thresholds: BiradsThresholds | dict | None = None, manifest: dict | None = None) -> str:
     """The card as Markdown. ``prevalence`` / ``thresholds``: what the serving app applies."""
     path = Path(bundle)
-    m = manifest if manifest is not None else _read(path / "manifest.json")
-    if m is None:
-        raise ModelError(f"{path / 'manifest.json'}: missing (not a model bundle folder)")
+    m = manifest if manifest is not None else read_manifest(path)
     metrics = _read(path.parent / "metrics.json") or {}
     t = thresholds if isinstance(thresholds, BiradsThresholds) else BiradsThresholds.from_mapping(thresholds)
     ev = model_evidence(m)

@@ -7,7 +7,7 @@ import pytest
 from mammokit.errors import ConfigError
 from mammokit.models.lesion import (
     IMAGE_FEATURES,
-    Aggregator,
+    AggregatorClassifier,
     LesionSettings,
     aggregate,
     image_features,
@@ -52,7 +52,8 @@ def test_image_features_exact_with_and_without_pair():
 def test_aggregator_learns_separable_scores_and_keeps_absent_class_near_zero():
     F = np.array([[0.0], [0.1], [0.2], [3.0], [3.1], [3.2]])
     y = np.array([0, 0, 0, 2, 2, 2])  # class 1 absent from training
-    agg = Aggregator.fit(F, y, 3, C=10.0)
+    agg = AggregatorClassifier(C=10.0).fit(F, y)
+    assert agg.classes_.tolist() == [0, 1, 2]
     P = agg.predict_proba(np.array([[0.0], [3.2]]))
     assert P.shape == (2, 3) and np.allclose(P.sum(1), 1)
     assert P[0, 0] > 0.8 and P[1, 2] > 0.8 and P[:, 1].max() < 1e-6
@@ -85,7 +86,7 @@ def test_hierarchical_aggregator_ranks_by_its_own_head():
     # abnormality evidence in column 0 only, malignancy evidence in column 1 only
     F = np.array([[0.0, 5.0], [0.2, -5.0], [0.1, 0.0], [3.0, -2.0], [3.2, -1.8], [3.1, 2.0], [2.9, 2.2]])
     y = np.array([0, 0, 0, 1, 1, 2, 2])
-    agg = Aggregator.fit_hierarchical(F, y, names, C=10.0)
+    agg = AggregatorClassifier(C=10.0, kind="hierarchical", feature_names=names).fit(F, y).aggregator_
     assert agg.kind == "hierarchical" and agg.coef[0, 1] == 0 and agg.coef[1, 0] == 0
     P = agg.predict_proba(F)
     assert np.allclose(P.sum(1), 1)
@@ -95,7 +96,7 @@ def test_hierarchical_aggregator_ranks_by_its_own_head():
     pm = P[3:, 2] / (P[3:, 1] + P[3:, 2])
     assert np.array_equal(np.argsort(pm), np.argsort(F[3:, 1]))
     # Without malignancy evidence, P(malignant | abnormal) is the training rate (2 of 4 abnormal).
-    only_abn = Aggregator.fit_hierarchical(F[:, :1], y, names[:1], C=10.0)
+    only_abn = AggregatorClassifier(C=10.0, kind="hierarchical", feature_names=names[:1]).fit(F[:, :1], y)
     Q = only_abn.predict_proba(F[:, :1])
     assert np.allclose(Q[:, 2] / (Q[:, 1] + Q[:, 2]), 0.5)
     with pytest.raises(ConfigError, match="aggregator"):

@@ -19,8 +19,8 @@ from ._aggregate import (
     mean_score,
     topk_mean,
 )
-from ._aggregator import Aggregator, feature_matrix, pair_index
-from ._cells import CellModels, LinearCellClassifier
+from ._aggregator import Aggregator, AggregatorClassifier, feature_matrix, pair_index
+from ._cells import CellClassifier, CellModels, LinearCellClassifier
 from ._heatmap import (
     cell_centre_model,
     combine_scales,
@@ -41,6 +41,8 @@ __all__ = [
     "NEGATIVE",
     "POSITIVE",
     "Aggregator",
+    "AggregatorClassifier",
+    "CellClassifier",
     "CellMaps",
     "CellModels",
     "CellSet",

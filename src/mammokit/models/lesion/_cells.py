@@ -1,5 +1,7 @@
 """Cell classifiers: linear models on feature-map cells, per input size, for lesion vs normal tissue and for
-malignant vs benign lesion; their logits over every cell of an image are its heatmaps.
+malignant vs benign lesion; their logits over every cell of an image are its heatmaps. ``CellClassifier`` is
+one of them as a scikit-learn classifier (it passes ``models.estimator_checks``); what it fits is a
+``LinearCellClassifier`` (a weight vector and a bias), which the lesion bundle stores.
 
 Every fitted part is linear in the cell features (standardise -> PCA -> logistic collapses to one weight
 vector), so applying it to every cell of every image is one tensor contraction per input size.
@@ -10,50 +12,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
 from ...datasets import Record
 from ...features import CellMaps
 from ._heatmap import combine_scales
 from ._patches import NEGATIVE, training_cells
-from ._settings import LesionSettings
+from ._settings import BALANCES, LesionSettings
 
 
 @dataclass
 class LinearCellClassifier:
-    """score(cell) = w . x + b on raw cell features (standardise, PCA and logistic folded together)."""
+    """A fitted cell classifier: score(cell) = w . x + b on raw cell features (standardise, PCA and logistic
+    folded together). Made by ``CellClassifier.fit`` or loaded from a bundle."""
 
     w: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     b: float = 0.0
-
-    @classmethod
-    def fit(cls, X: np.ndarray, y: np.ndarray, *, n_components: int, C: float, balance: str, seed: int,
-            basis: tuple | None = None) -> tuple[LinearCellClassifier, tuple]:
-        X = np.asarray(X, np.float32)
-        if basis is None:
-            mu, sd = X.mean(0), X.std(0) + 1e-6
-            Z = (X - mu) / sd
-            if n_components and n_components < min(Z.shape):
-                pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(Z)
-                P = pca.components_.T.astype(np.float32)
-            else:
-                P = np.eye(X.shape[1], dtype=np.float32)
-            T = Z @ P
-            basis = (mu, sd, P, T.mean(0), T.std(0) + 1e-6)
-        mu, sd, P, tmu, tsd = basis
-        T = ((X - mu) / sd @ P - tmu) / tsd
-        yy = np.asarray(y).astype(int)
-        if balance in ("smote", "random_oversample"):
-            from ...balance import make_sampler
-
-            T, yy = make_sampler(balance, yy, random_state=seed).fit_resample(T, yy)
-        lr = LogisticRegression(C=C, class_weight="balanced" if balance == "class_weight" else None, max_iter=2000)
-        lr.fit(T, yy)
-        coef = lr.coef_[0] / tsd
-        w = (P @ coef) / sd
-        b = float(lr.intercept_[0] - coef @ tmu - w @ mu)
-        return cls(w.astype(np.float32), b), basis
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """(N, C, h, w) or (C, h, w) or (n, C) rows -> logits with the channel axis contracted."""
@@ -62,6 +40,85 @@ class LinearCellClassifier:
             return f.astype(np.float32) @ self.w + self.b
         axis = f.ndim - 3
         return np.tensordot(f.astype(np.float32), self.w, axes=([axis], [0])) + self.b
+
+
+class CellClassifier(ClassifierMixin, BaseEstimator):
+    """One binary cell classifier (lesion vs normal tissue, or malignant vs benign lesion) as a scikit-learn
+    classifier on cell-feature rows, y in {0, 1}: standardise -> PCA (``n_components``, 0: none) -> logistic
+    regression (inverse L2 strength ``C``), balanced per ``balance``; ``linear_`` is the same model folded into
+    one weight vector on the raw features, what the heatmaps and the bundle use.
+
+    ``fit(X, y, basis=...)`` reuses a projection (``basis_`` of an earlier fit: mean, sd, PCA components and
+    the projected mean and sd) instead of fitting one: the label-free part is shared by the hard-negative
+    rounds, the malignancy head and the inner folds of one outer fold."""
+
+    def __init__(self, n_components: int = 64, C: float = 0.05, balance: str = "class_weight",
+                 random_state: int = 0):
+        self.n_components = n_components
+        self.C = C
+        self.balance = balance
+        self.random_state = random_state
+
+    def fit(self, X, y, basis: tuple | None = None):
+        name = type(self).__name__
+        # sklearn's checks: 2-D, finite, as many labels as rows (ValueError naming the problem)
+        X, y = check_X_y(X, y, dtype=np.float32, ensure_min_samples=2)
+        labels = np.unique(y)
+        if labels.tolist() != [0, 1]:
+            raise ValueError(f"{name}: fit needs both classes 0 and 1 (1: the cell kind scored), got {labels.tolist()}")
+        if self.balance not in BALANCES:
+            raise ValueError(f"{name}: balance {self.balance!r} is not one of {', '.join(BALANCES)}")
+        if basis is not None and len(basis[0]) != X.shape[1]:
+            raise ValueError(f"{name}: the given basis is for {len(basis[0])} features, X has {X.shape[1]}")
+        seed = self.random_state
+        if basis is None:
+            mu, sd = X.mean(0), X.std(0) + 1e-6
+            Z = (X - mu) / sd
+            if self.n_components and self.n_components < min(Z.shape):
+                pca = PCA(n_components=self.n_components, svd_solver="randomized", random_state=seed).fit(Z)
+                P = pca.components_.T.astype(np.float32)
+            else:
+                P = np.eye(X.shape[1], dtype=np.float32)
+            T = Z @ P
+            basis = (mu, sd, P, T.mean(0), T.std(0) + 1e-6)
+        mu, sd, P, tmu, tsd = basis
+        T = ((X - mu) / sd @ P - tmu) / tsd
+        yy = np.asarray(y).astype(int)
+        if self.balance in ("smote", "random_oversample"):
+            from ...balance import make_sampler
+
+            T, yy = make_sampler(self.balance, yy, random_state=seed).fit_resample(T, yy)
+        lr = LogisticRegression(C=self.C, class_weight="balanced" if self.balance == "class_weight" else None,
+                                max_iter=2000)
+        lr.fit(T, yy)
+        coef = lr.coef_[0] / tsd
+        w = (P @ coef) / sd
+        b = float(lr.intercept_[0] - coef @ tmu - w @ mu)
+        self.linear_ = LinearCellClassifier(w.astype(np.float32), b)
+        self.basis_ = basis
+        self.classes_ = labels
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        check_is_fitted(self, "linear_")
+        X = check_array(X, dtype=np.float32)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"{type(self).__name__}: X has {X.shape[1]} features, the model was fitted on "
+                             f"{self.n_features_in_}")
+        return self.linear_.score(X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = expit(self.decision_function(X).astype(np.float64))
+        return np.stack([1 - p, p], axis=1)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+
+def _fit_cells(X, y, s: LesionSettings, seed: int, basis: tuple | None, balance: str | None = None) -> CellClassifier:
+    return CellClassifier(n_components=s.pca, C=s.C, balance=balance or s.balance, random_state=seed).fit(
+        X, y, basis=basis)
 
 
 @dataclass
@@ -84,8 +141,8 @@ class CellModels:
         for size in s.sizes:
             cells, grids = training_cells(records, maps, train_index, size, negatives_per_image=s.negatives_per_image,
                                           seed=seed, min_breast=s.min_breast, margin_cells=s.margin_cells)
-            clf, basis = LinearCellClassifier.fit(cells.X, cells.y, n_components=s.pca, C=s.C, balance=s.balance,
-                                                  seed=seed, basis=(bases or {}).get(size))
+            fitted = _fit_cells(cells.X, cells.y, s, seed, (bases or {}).get(size))
+            clf, basis = fitted.linear_, fitted.basis_
             fitted_bases[size] = basis
             X, y = cells.X, cells.y
             taken = {i: set() for i in normal_train}
@@ -103,14 +160,12 @@ class CellModels:
                     break
                 X = np.concatenate([X, *hard])
                 y = np.concatenate([y, np.zeros(sum(len(h) for h in hard), y.dtype)])
-                clf, _ = LinearCellClassifier.fit(X, y, n_components=s.pca, C=s.C, balance=s.balance, seed=seed,
-                                                  basis=basis)
+                clf = _fit_cells(X, y, s, seed, basis).linear_
             abn[size] = clf
             pos = cells.y == 1
             ym = cells.malignant[pos].astype(int)
             if len(np.unique(ym)) == 2:
-                mal[size], _ = LinearCellClassifier.fit(cells.X[pos], ym, n_components=s.pca, C=s.C,
-                                                        balance="class_weight", seed=seed, basis=basis)
+                mal[size] = _fit_cells(cells.X[pos], ym, s, seed, basis, balance="class_weight").linear_
             else:  # a fold without one severity: no malignancy evidence, constant score
                 mal[size] = LinearCellClassifier(np.zeros(cells.X.shape[1], np.float32), 0.0)
         return cls(abn, mal, fitted_bases)

@@ -8,17 +8,16 @@ gives the same values to 1e-4, tests/test_features_maps.py) and are cached in th
 (``features._cache``) as float16, together with the geometry (model pixels <-> original pixels) and the share
 of each cell inside the breast mask. Torch- and ONNX-computed maps share cache entries, as pooled features do.
 
-In memory, ``compute_cell_maps`` widens the cached float16 maps to float32 once (up to ``FLOAT32_BUDGET``
-bytes): the lesion CV scores every cell of every training image many times per fold, and widening the same
-float16 map again for every score was most of its time. float16 -> float32 is exact, so every score is the
-same number either way; maps beyond the budget stay float16 and are widened per use, as before.
+In memory, ``compute_cell_maps`` holds the float16 maps widened to float32 (up to ``FLOAT32_BUDGET`` bytes),
+in the same pass that makes them cell-major: the lesion CV scores every cell of every training image many times
+per fold, and widening the same float16 map again for every score was most of its time. float16 -> float32 is
+exact, so every score is the same number either way; maps beyond the budget stay float16 and are widened per use.
 """
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +34,6 @@ from ._engine import check_runtime, load_engine
 from ._identity import backbone_identity
 from ._prefetch import prefetched
 
-log = logging.getLogger(__name__)
-
 MAPS_CACHE_TAG = "lesion-cells-v1"
 _META_HEAD = 11  # rows, cols, r0, r1, c0, c1, flipped, scale, pad_top, pad_left, size
 # Intensity normalisation before preprocessing. "breast_percentiles" maps the 1st..99th percentile of the
@@ -48,6 +45,19 @@ _PERCENTILES = (1.0, 99.0)
 FLOAT32_BUDGET = 4 << 30
 
 
+def _cell_major(features: np.ndarray, dtype=None) -> np.ndarray:
+    """(C, h, w) -> contiguous (h*w, C) in ``dtype`` (default: the same), in one pass; no copy when the input is
+    already the transposed view of such an array."""
+    c, h, w = features.shape
+    src = np.asarray(features).reshape(c, h * w).T
+    dtype = np.dtype(dtype or src.dtype)
+    if src.dtype == dtype and src.flags.c_contiguous:
+        return src
+    out = np.empty((h * w, c), dtype)
+    np.copyto(out, src)  # float16 -> float32 is exact
+    return out
+
+
 @dataclass
 class ScaleMap:
     """One input size: the cell features, the breast share of every cell and the geometry.
@@ -56,25 +66,16 @@ class ScaleMap:
     training is a fast row gather; ``features`` is the (C, h, w) view of the same memory.
     """
 
-    features: np.ndarray  # (C, h, w) float16 (float32 where asked for exact engine output)
+    features: np.ndarray  # (C, h, w) float16 as cached, float32 when held widened or as exact engine output
     mask: np.ndarray  # (h, w) float32 in [0, 1]: share of the cell inside the breast
     geometry: Geometry
     _rows: np.ndarray | None = field(default=None, repr=False, compare=False)
+    hold_as: InitVar[object] = None  # e.g. np.float32: hold the features in this dtype (default: as given)
 
-    def __post_init__(self):
+    def __post_init__(self, hold_as):
         c, h, w = self.features.shape
-        self._rows = np.ascontiguousarray(np.asarray(self.features).reshape(c, h * w).T)
+        self._rows = _cell_major(self.features, hold_as)
         self.features = self._rows.T.reshape(c, h, w)  # a view: no second copy
-
-    def to_float32(self) -> int:
-        """Hold the features as float32 from now on (exact: every float16 is a float32); bytes added."""
-        if self._rows.dtype == np.float32:
-            return 0
-        before = self._rows.nbytes
-        c, h, w = self.features.shape
-        self._rows = self._rows.astype(np.float32)
-        self.features = self._rows.T.reshape(c, h, w)
-        return self._rows.nbytes - before
 
     def rows32(self) -> np.ndarray:
         """(h*w, C) float32 cell-major features; the held array itself (do not write to it) when float32."""
@@ -193,13 +194,15 @@ def _prepare(image: Image, sizes: Sequence[int], mode: str, intensity: str) -> _
     return out
 
 
-def _run(prep: _Prepared, engines: dict, dtype) -> dict[int, ScaleMap]:
-    scales = {}
+def _outputs(prep: _Prepared, engines: dict, dtype):
+    """(size, (C, h, w) contiguous map in ``dtype``, cell breast share, geometry) for every size."""
     for size, tensor in prep.tensors.items():
-        fmap = engines[size](tensor[None])[0]
-        scales[size] = ScaleMap(fmap.astype(dtype, copy=False), cell_mask(prep.mask, prep.geometries[size],
-                                                                          fmap.shape[-2:]), prep.geometries[size])
-    return scales
+        fmap = engines[size](tensor[None])[0].astype(dtype, copy=False)
+        yield size, fmap, cell_mask(prep.mask, prep.geometries[size], fmap.shape[-2:]), prep.geometries[size]
+
+
+def _run(prep: _Prepared, engines: dict, dtype) -> dict[int, ScaleMap]:
+    return {size: ScaleMap(f, m, g) for size, f, m, g in _outputs(prep, engines, dtype)}
 
 
 def _engines(backbone, weights, sizes, runtime, cache_dir, threads) -> dict:
@@ -232,19 +235,6 @@ def maps_settings(size: int, mode: str, identity: str, intensity: str) -> dict:
     return d
 
 
-def _widen(maps: Sequence[CellMaps], budget: int) -> int:
-    """Widen maps to float32 in order while the added bytes stay within ``budget``; how many were widened."""
-    n = 0
-    for m in maps:
-        for sm in m.scales.values():
-            extra = sm.features.size * (4 - sm.features.itemsize)
-            if extra > budget:
-                return n
-            budget -= sm.to_float32()
-            n += 1
-    return n
-
-
 def compute_cell_maps(records: Sequence[Record | str | Path], *, backbone: str = "efficientnet_lite0",
                       weights: str | None = None, sizes: Sequence[int] = (512, 768), mode: str = "imagenet",
                       cache_dir: str | Path | None = None, threads: int | None = None,
@@ -254,7 +244,8 @@ def compute_cell_maps(records: Sequence[Record | str | Path], *, backbone: str =
     decodes and preprocesses the next image while the engine runs), plus timing stats.
 
     The backbone is built only when something must be computed: keys use the identity from the weights file.
-    Maps are then held as float32, in record order, while they fit in ``float32_budget`` bytes (0: none).
+    Maps are held as float32 (exactly the cached float16 values) while they fit in ``float32_budget`` bytes
+    (0: none), cache hits first in record order, then computed maps.
     """
     sizes = check_sizes(sizes)
     check_runtime(runtime)
@@ -263,6 +254,14 @@ def compute_cell_maps(records: Sequence[Record | str | Path], *, backbone: str =
     cache = FeatureCache(cache_root / "features")
     identities = {s: backbone_identity(backbone, weights, s) for s in sizes}
     t0 = time.perf_counter()
+    room = [int(float32_budget)]
+
+    def held(f: np.ndarray, mask: np.ndarray, geometry: Geometry) -> ScaleMap:
+        extra = f.size * (4 - f.itemsize)
+        wide = extra <= room[0]
+        room[0] -= extra if wide else 0
+        return ScaleMap(f, mask, geometry, hold_as=np.float32 if wide else None)
+
     items = [_item(r) for r in records]
     found: list[dict[int, ScaleMap]] = []
     keys: list[dict[int, tuple[str, str]]] = []
@@ -279,7 +278,7 @@ def compute_cell_maps(records: Sequence[Record | str | Path], *, backbone: str =
             f, m = cache.get(kf), cache.get(km)
             if f is not None and m is not None:
                 h, w = f.shape[-2:]
-                scales[s] = ScaleMap(f, m[_META_HEAD:].reshape(h, w).astype(np.float32), _geometry_from(m[:_META_HEAD]))
+                scales[s] = held(f, m[_META_HEAD:].reshape(h, w).astype(np.float32), _geometry_from(m[:_META_HEAD]))
         found.append(scales)
         keys.append(k)
     misses = [i for i, sc in enumerate(found) if len(sc) < len(sizes)]
@@ -294,17 +293,14 @@ def compute_cell_maps(records: Sequence[Record | str | Path], *, backbone: str =
 
         # One image ahead only: an image's tensors at three sizes up to 1536 px are ~60 MB.
         for i, prep in zip(misses, prefetched(load, misses, ahead=1, thread=decode_thread)):
-            for s, sm in _run(prep, engines, np.float16).items():
-                cache.put(keys[i][s][0], sm.features)
-                cache.put(keys[i][s][1], np.concatenate([_geometry_vector(sm.geometry),
-                                                         sm.mask.ravel().astype(np.float64)]))
-                found[i][s] = sm
+            for s, f, mask, geometry in _outputs(prep, engines, np.float16):
+                cache.put(keys[i][s][0], f)  # (C, h, w) contiguous: stored without a transposing copy
+                cache.put(keys[i][s][1], np.concatenate([_geometry_vector(geometry), mask.ravel().astype(np.float64)]))
+                found[i][s] = held(f, mask, geometry)
             bar.update(1)
         bar.close()
-    out = [CellMaps(rid, {s: found[i][s] for s in sizes}) for i, (rid, _) in enumerate(items)]
-    widened = _widen(out, float32_budget)
     seconds = time.perf_counter() - t0
-    log.debug("lesion maps: %d of %d held as float32", widened, len(items) * len(sizes))
+    out = [CellMaps(rid, {s: found[i][s] for s in sizes}) for i, (rid, _) in enumerate(items)]
     stats = {"images": len(items), "seconds": round(seconds, 2), "cache_hits": len(items) - len(misses),
              "computed": len(misses), "corrupt_recovered": cache.corrupt_recovered, "runtime": runtime,
              "threads": threads, "intensity": intensity, "backbone": backbone, "identities": identities,

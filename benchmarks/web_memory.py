@@ -1,7 +1,9 @@
 """Web app memory under hostile load (issue 14.3, 14.6): the server's peak RSS while 16 clients upload a
 maximum-size image at once, and the login page's latency during a 60-upload burst.
 
-    python benchmarks/web_memory.py [--model runs/mias-cv/bundle] [--uploads 16] [--burst 60]
+    python benchmarks/web_memory.py [--model BUNDLE] [--uploads 16] [--burst 60]
+
+--model defaults to the bundle `make serve` serves (runs/served-bundle.json, written by `make demo`).
 
 Starts `mammokit serve` in its own process (fresh data dir, loopback), makes a grey PNG just under the
 pixel limit (11580 x 11580 = 134 M pixels, about 0.2 MB: a breast-like disc on black), POSTs it from
@@ -31,6 +33,7 @@ from _common import machine
 from web_latency import RssPoller, api_tokens, peak_rss, serving
 
 from mammokit._json import strict_dumps
+from mammokit.bundle import served_bundle_path
 from mammokit.constants import DEFAULT_MAX_PIXELS, default_mias_dir
 
 SIDE = 11580  # 134.1 M pixels, just under DEFAULT_MAX_PIXELS (as in the issue)
@@ -64,7 +67,7 @@ def post_all(base: str, tokens: list[str], content: bytes, name: str) -> list[tu
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", type=Path, default=REPO / "runs" / "mias-cv" / "bundle")
+    ap.add_argument("--model", type=Path, default=served_bundle_path(REPO / "runs") or REPO / "runs" / "mias-cv" / "bundle")
     ap.add_argument("--uploads", type=int, default=16)
     ap.add_argument("--burst", type=int, default=60)
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "web_memory.json")

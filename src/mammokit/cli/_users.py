@@ -61,30 +61,25 @@ def list_(
         typer.echo(f"{u.name}\t{u.role}\t{'active' if u.active else 'disabled'}\t{u.created_at}")
 
 
-@users_app.command("disable")
-def disable(
-    name: Annotated[str, typer.Argument(help="User to disable.")],
-    db: DbOpt = None,
-    data_dir: DataDirOpt = None,
-) -> None:
-    """Disable a user: ends their sessions, revokes their API tokens, refuses their logins."""
+def _set_active(name: str, db: str | None, data_dir: Path | None, active: bool) -> None:
     from ..web import set_active
 
-    set_active(_factory(db, data_dir), name, False)
-    typer.echo(f"disabled {name}")
+    set_active(_factory(db, data_dir), name, active)
+    typer.echo(f"{'enabled' if active else 'disabled'} {name}")
+
+
+@users_app.command("disable")
+def disable(name: Annotated[str, typer.Argument(help="User to disable.")], db: DbOpt = None,
+            data_dir: DataDirOpt = None) -> None:
+    """Disable a user: ends their sessions, revokes their API tokens, refuses their logins."""
+    _set_active(name, db, data_dir, active=False)
 
 
 @users_app.command("enable")
-def enable(
-    name: Annotated[str, typer.Argument(help="User to enable again.")],
-    db: DbOpt = None,
-    data_dir: DataDirOpt = None,
-) -> None:
+def enable(name: Annotated[str, typer.Argument(help="User to enable again.")], db: DbOpt = None,
+           data_dir: DataDirOpt = None) -> None:
     """Enable a disabled user again."""
-    from ..web import set_active
-
-    set_active(_factory(db, data_dir), name, True)
-    typer.echo(f"enabled {name}")
+    _set_active(name, db, data_dir, active=True)
 
 
 @users_app.command("token")

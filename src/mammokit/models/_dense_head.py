@@ -14,10 +14,11 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.validation import check_is_fitted, check_X_y
 from torch import nn
 
 from .._numerics import TRAINING_THREADS
+from ._checks import check_predict_input
 
 HIDDEN = (128, 256, 128)  # the paper's layer widths
 DROPOUT = 0.5
@@ -165,12 +166,8 @@ class DenseHead(ClassifierMixin, BaseEstimator):
     # -- inference ------------------------------------------------------------
     def decision_function(self, X) -> np.ndarray:
         """Logits, shape (n, n_classes)."""
-        check_is_fitted(self, "module_")
         # No global torch settings are touched here: the web app predicts from several threads at once.
-        X = check_array(X, dtype=np.float32)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"{type(self).__name__}: X has {X.shape[1]} features, the model was fitted on "
-                             f"{self.n_features_in_}")
+        X = check_predict_input(self, X, "module_", dtype=np.float32)
         with torch.no_grad():
             return self.module_(torch.as_tensor(X)).numpy().astype(np.float64)
 

@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..balance import Audit, row_digests
-from ._training import FittedPipeline
+from ._training import FittedPipeline, fit_pipeline
+
+# What an honest protocol fits on training patients only; its description (metrics.json) says so.
+FITTED_ON_TRAINING = "balancing ({balance}), standardisation, early stopping and calibration"
 
 
 @dataclass
@@ -85,3 +88,28 @@ def test_rows_seen(audit: Audit, context: str, X_test: np.ndarray) -> int:
     """How many test rows reached any fitted component of ``context`` (must be 0 when honest)."""
     seen = audit.digests(context)
     return int(sum(d in seen for d in row_digests(X_test)))
+
+
+@dataclass
+class SplitFit:
+    """One honest split: the pipeline fitted on its training rows, and what its leak checks found."""
+
+    pipe: FittedPipeline
+    test_rows_seen: int  # test rows whose values reached a fitted component (0 when honest)
+    test_patients_in_training: int  # women with images on both sides (0 when honest)
+    info: dict  # the fit record: context, n_test and the pipeline's own info
+
+
+def fit_split(data: ProtocolData, cfg: dict, train: np.ndarray, test: np.ndarray, col: _Collector, audit: Audit, *,
+              seed: int, context: str, repeat: int = 0, fold: int = 0) -> SplitFit:
+    """Fit the pipeline of ``cfg`` on the ``train`` rows only (sampler, scaler, model, calibrator recorded in
+    ``audit`` under ``context``), add the ``test`` rows' predictions to ``col``, and check both for leaks."""
+    pipe = fit_pipeline(data.X[train], data.y[train], data.groups[train], n_classes=len(data.classes),
+                        model_cfg=cfg["model"], balance=cfg["balance"], calibration_cfg=cfg["calibration"],
+                        seed=seed, audit=audit, context=context)
+    col.add(ids=[data.ids[i] for i in test], patients=data.groups[test], paths=[data.paths[i] for i in test],
+            repeat=repeat, fold=fold, synthetic=[0] * len(test), y_true=data.y[test],
+            proba=pipe.predict_proba(data.X[test]), proba_raw=pipe.proba_raw(data.X[test]))
+    return SplitFit(pipe, test_rows_seen(audit, context, data.X[test]),
+                    len(set(data.groups[train]) & set(data.groups[test])),
+                    {"context": context, "n_test": len(test), **pipe.info})

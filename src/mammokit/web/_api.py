@@ -17,7 +17,7 @@ from ._db import Exam, Prediction
 from ._deps import DB, ApiUser
 from ._exams import analyse_exam, exam_files
 from ._queries import find, newest
-from ._uploads import NO_CATEGORY, UploadRejected, analyse_upload, requested_prevalence, too_large_message
+from ._uploads import NO_CATEGORY, UploadRejected, analyse_file, requested_prevalence
 
 router = APIRouter(prefix="/api", tags=["predictions"])
 public = APIRouter(tags=["health"])
@@ -160,11 +160,7 @@ def create_prediction(request: Request, file: Annotated[UploadFile, File()], use
     """Upload one mammogram (DICOM, PNG, JPEG, PGM, TIFF) and get the model's result."""
     ctx = get_ctx(request)
     try:
-        prevalence = requested_prevalence(prevalence)
-        if file.size is not None and file.size > ctx.settings.max_upload_bytes:
-            raise UploadRejected(413, too_large_message(file.filename or "upload", file.size,
-                                                        ctx.settings.max_upload_bytes))
-        row = analyse_upload(ctx, db, request, user, file.filename, file.file.read(), prevalence)
+        row = analyse_file(ctx, db, request, user, file, requested_prevalence(prevalence))
     except UploadRejected as rej:
         return JSONResponse({"detail": rej.message}, status_code=rej.status)
     return to_out(row)
@@ -195,12 +191,17 @@ def list_exams(user: ApiUser, db: DB, limit: int = 100):
     return [exam_out(e) for e in newest(db, Exam, user, limit)]
 
 
+def _visible(db, table, user, uid: str, what: str):
+    """The row of `table` with this uid that `user` may see; 404 alike for what is absent and what is not theirs."""
+    row = find(db, table, user, uid)
+    if row is None:
+        raise HTTPException(404, f"no such {what}")
+    return row
+
+
 @router.get("/exams/{uid}", response_model=ExamOut, responses={404: {"description": "not found"}})
 def get_exam(uid: str, user: ApiUser, db: DB):
-    exam = find(db, Exam, user, uid)
-    if exam is None:
-        raise HTTPException(404, "no such exam")
-    return exam_out(exam)
+    return exam_out(_visible(db, Exam, user, uid, "exam"))
 
 
 @router.get("/predictions", response_model=list[PredictionOut])
@@ -211,10 +212,7 @@ def list_predictions(user: ApiUser, db: DB, limit: int = 100):
 
 @router.get("/predictions/{uid}", response_model=PredictionOut, responses={404: {"description": "not found"}})
 def get_prediction(uid: str, user: ApiUser, db: DB):
-    row = find(db, Prediction, user, uid)
-    if row is None:
-        raise HTTPException(404, "no such prediction")
-    return to_out(row)
+    return to_out(_visible(db, Prediction, user, uid, "prediction"))
 
 
 @router.get("/openapi.json", include_in_schema=False)

@@ -31,7 +31,7 @@ from ._exams import BREAST_NAMES, LATERALITIES, analyse_exam, exam_files
 from ._queries import find, newest
 from ._store import DERIVED_KINDS
 from ._throttle import begin_attempt, finish_attempt
-from ._uploads import UploadRejected, analyse_upload, requested_prevalence, too_large_message
+from ._uploads import UploadRejected, analyse_file, requested_prevalence
 
 router = APIRouter(include_in_schema=False)
 
@@ -144,10 +144,7 @@ def upload(request: Request, ws: PageSession, db: DB, file: Annotated[UploadFile
         chosen = requested_prevalence(prevalence)
         if file is None or not (file.filename or file.size):
             raise UploadRejected(400, "Choose an image file to upload.")
-        if file.size is not None and file.size > ctx.settings.max_upload_bytes:
-            raise UploadRejected(413, too_large_message(file.filename or "upload", file.size,
-                                                        ctx.settings.max_upload_bytes))
-        row = analyse_upload(ctx, db, request, user, file.filename, file.file.read(), chosen)
+        row = analyse_file(ctx, db, request, user, file, chosen)
     except UploadRejected as rej:
         return ctx.render(request, "home.html", status_code=rej.status, user=user, csrf_token=ws.csrf_token,
                           error=rej.message, **_home_context(ctx))

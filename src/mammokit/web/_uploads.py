@@ -5,7 +5,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import Request, UploadFile
 from sqlalchemy.orm import Session
 
 from .._json import strict_dumps
@@ -86,6 +86,16 @@ def analyse_upload(ctx: AppContext, db: Session, request: Request, user: User,
     The client's file name is only echoed (shortened) in the message back to this client: the database,
     the audit log and the server log get a name the server derives (`DICOM R CC`)."""
     return store_upload(ctx, db, request, user, prepare_upload(ctx, db, request, user, filename, data, prevalence))
+
+
+def analyse_file(ctx: AppContext, db: Session, request: Request, user: User, file: UploadFile,
+                 prevalence: float | None = None) -> Prediction:
+    """`analyse_upload` for a route's uploaded file: refused with 413 before it is read when its size is over
+    the limit (the body guard has already bounded what was received)."""
+    if file.size is not None and file.size > ctx.settings.max_upload_bytes:
+        raise UploadRejected(413, too_large_message(file.filename or "upload", file.size,
+                                                    ctx.settings.max_upload_bytes))
+    return analyse_upload(ctx, db, request, user, file.filename, file.file.read(), prevalence)
 
 
 def prepare_upload(ctx: AppContext, db: Session, request: Request, user: User, filename: str | None,

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.validation import check_X_y
 
 from ...constants import BASE_LABELS
 from ...datasets import Record
+from .._checks import check_predict_input
 from ._aggregate import IMAGE_FEATURES, image_features
 from ._settings import LesionSettings
 
@@ -148,12 +149,7 @@ class AggregatorClassifier(ClassifierMixin, BaseEstimator):
         return Aggregator(mean, scale, coef, inter)
 
     def predict_proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "aggregator_")
-        X = check_array(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"{type(self).__name__}: X has {X.shape[1]} features, the model was fitted on "
-                             f"{self.n_features_in_}")
-        return self.aggregator_.predict_proba(X)
+        return self.aggregator_.predict_proba(check_predict_input(self, X, "aggregator_"))
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

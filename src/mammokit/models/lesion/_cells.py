@@ -16,10 +16,11 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.validation import check_X_y
 
 from ...datasets import Record
 from ...features import CellMaps
+from .._checks import check_predict_input
 from ._heatmap import combine_scales
 from ._patches import NEGATIVE, training_cells
 from ._settings import BALANCES, LesionSettings
@@ -101,12 +102,7 @@ class CellClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X) -> np.ndarray:
-        check_is_fitted(self, "linear_")
-        X = check_array(X, dtype=np.float32)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"{type(self).__name__}: X has {X.shape[1]} features, the model was fitted on "
-                             f"{self.n_features_in_}")
-        return self.linear_.score(X)
+        return self.linear_.score(check_predict_input(self, X, "linear_", dtype=np.float32))
 
     def predict_proba(self, X) -> np.ndarray:
         p = expit(self.decision_function(X).astype(np.float64))

@@ -53,8 +53,8 @@ def test_golden_figures_are_reproduced_exactly():
 def test_the_fingerprint_tells_mkl_code_paths_apart():
     """The fingerprint must change when the arithmetic does: another MKL code path (measured to move the
     golden figures) gives another fingerprint; the same settings give the same one."""
-    code = ("import sys; sys.path.insert(0, %r); import mammokit; from _compute import kernel_fingerprint; "
-            "print(kernel_fingerprint())") % str(EXPECTED.parent)
+    code = (f"import sys; sys.path.insert(0, {str(EXPECTED.parent)!r}); import mammokit; "
+            "from _compute import kernel_fingerprint; print(kernel_fingerprint())")
 
     def fp(mkl: str) -> str:
         env = {**os.environ, "MKL_CBWR": mkl}

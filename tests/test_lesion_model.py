@@ -197,6 +197,6 @@ def test_the_lesion_bundle_serves_without_torch(run_dir, mias_png):
         "('torch', 'torchvision', 'pytorch_grad_cam'))))\n"
     )
     env = {**os.environ, "MAMMOKIT_CACHE": str(run_dir.parent / "cache")}  # the run's ONNX exports
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []

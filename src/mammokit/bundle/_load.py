@@ -22,7 +22,6 @@ from ._manifest import MANIFEST, Predictor, read_manifest
 from ._prediction import Prediction
 from ._save import standardised_distance
 
-
 HEAD_TYPES = ("dense_head", "logistic")  # the whole-image bundles' model_type (= their head)
 
 

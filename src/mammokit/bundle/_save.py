@@ -22,6 +22,7 @@ from ..errors import ModelError
 from ..protocols import FittedPipeline
 from ._evidence import prevalence_block
 from ._manifest import MANIFEST, common_fields
+
 # A feature vector further than this many times the training set's 99th-percentile
 # standardised distance (and further than every training image) is flagged as out of distribution.
 OOD_FACTOR = 1.5

@@ -15,14 +15,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from .. import __version__
-from .._json import strict_dumps, strict_value
+from .._json import strict_value
 from .._numerics import numerics_report
 from ..constants import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, RESEARCH_DISCLAIMER
 from ..errors import ConfigError
 from ._config import validate_config
+from ._run_folder import prediction_table, write_run_folder
 
 # Models run_config trains (on pooled features) and bundles; others run through `mammokit compare`.
 RUN_MODEL_TYPES = ("dense_head", "logistic")
@@ -95,7 +95,6 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
         return out
     from ..bundle import discrimination_from_summary, near_constant_from, save_bundle
     from ..datasets import load_dataset, task_targets
-    from ..evaluate import PredictionTable, write_predictions
     from ..protocols import ProtocolData, run_protocol
 
     cfg = validate_config(copy.deepcopy(config))
@@ -121,12 +120,7 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
                             timing=timing, feature_stats={k: v for k, v in fs.stats.items()})
     metrics["timing_s"]["total"] = round(time.perf_counter() - t0, 2)
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    write_predictions(out / "predictions.csv", PredictionTable(
-        ids=result.ids, patients=result.patients, repeats=result.repeats, folds=result.folds,
-        synthetic=result.synthetic, paths=result.paths, y_true=result.y_true, proba=result.proba,
-        proba_raw=result.proba_raw, classes=td.classes, extra=result.extra))
+    write_run_folder(out, config=cfg, predictions=prediction_table(result, td.classes))
     # The bundle's out-of-distribution reference: the real training images of the final model.
     X_ref = data.X if result.protocol != "module2" else data.X[np.isin(data.groups, result.patients, invert=True)]
     summary = {k: metrics["metrics"][k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "macro_roc_auc",
@@ -139,7 +133,7 @@ def run_config(config: dict, out_dir: str | Path | None = None, *, progress: boo
                 trained_on=result.final_note, protocol=result.protocol,
                 discrimination=discrimination_from_summary(metrics["metrics"], cfg["task"], td.classes),
                 near_constant=near_constant_from(result.proba, result.repeats * 1000 + result.folds))
-    (out / "metrics.json").write_text(strict_dumps(metrics, indent=2))
+    write_run_folder(out, metrics=metrics)
     if report:
         _write_report(out)
     return out

@@ -10,21 +10,21 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 from threadpoolctl import threadpool_limits
 
 from .. import __version__
-from .._json import strict_dumps
 from .._provenance import git_commit
 from ..bundle._evidence import discrimination_from_summary, near_constant_from, prevalence_block
 from ..bundle._lesion import save_lesion_bundle
 from ..constants import BASE_LABELS, RESEARCH_DISCLAIMER, TASKS
 from ..datasets import load_dataset
 from ..errors import ConfigError, DatasetError
+from ..evaluate import PredictionTable
 from ..features import compute_cell_maps
 from ..models.lesion import LesionModel, LesionSettings
 from ..protocols._lesion_cv import LesionCVResult, cross_validate
 from ._config import check_choice, check_run_name, merge, parse_override  # one loader for every config kind
+from ._run_folder import write_run_folder
 
 # The same top-level layout as the other experiment configs (mammokit.orchestration), with the lesion
 # model's settings under ``model`` and its cell balancing in ``balance``.
@@ -144,23 +144,21 @@ def _fixed_aggregation_aucs(res: LesionCVResult) -> dict:
     return out
 
 
-def _write_predictions(path: Path, res: LesionCVResult, task: str) -> None:
-    import csv
-
+def _prediction_table(res: LesionCVResult, task: str) -> PredictionTable:
+    """predictions.csv rows for ``task`` (the image's row under the task's classes), with the 3-class
+    probabilities, the heatmap peak (original pixels) and whether it hit a lesion as extra columns."""
     y3, P3, _, _ = res.arrays()
     rows, y, P = task_view(y3, P3, task)
-    classes = TASKS[task]
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["id", "patient", "repeat", "fold", "synthetic", "path", "y_true", "y_pred",
-                    *[f"prob_{c}" for c in classes], *[f"prob3_{c}" for c in BASE_LABELS],
-                    "peak_x", "peak_y", "localisation_hit"])
-        for n, i in enumerate(rows):
-            hit = res.hits[i]
-            w.writerow([res.ids[i], res.patients[i], res.repeats[i], res.folds[i], 0, res.paths[i],
-                        classes[y[n]], classes[int(np.argmax(P[n]))], *[f"{p:.6g}" for p in P[n]],
-                        *[f"{p:.6g}" for p in P3[i]], f"{res.peaks[i][0]:.1f}", f"{res.peaks[i][1]:.1f}",
-                        "" if hit is None else int(hit)])
+    hits = [res.hits[i] for i in rows]
+    extra = {f"prob3_{c}": [f"{P3[i][k]:.6g}" for i in rows] for k, c in enumerate(BASE_LABELS)}
+    extra.update({"peak_x": [f"{res.peaks[i][0]:.1f}" for i in rows],
+                  "peak_y": [f"{res.peaks[i][1]:.1f}" for i in rows],
+                  "localisation_hit": ["" if h is None else str(int(h)) for h in hits]})
+    return PredictionTable(ids=[res.ids[i] for i in rows], patients=np.asarray([res.patients[i] for i in rows]),
+                           repeats=np.asarray([res.repeats[i] for i in rows]),
+                           folds=np.asarray([res.folds[i] for i in rows]), synthetic=np.zeros(len(rows), int),
+                           paths=[str(res.paths[i]) for i in rows], y_true=np.asarray(y), proba=np.asarray(P),
+                           proba_raw=None, classes=TASKS[task], extra=extra)
 
 
 def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> Path:
@@ -170,7 +168,7 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
     cfg = resolve_config(config)
     out = Path(out_dir)
     (out / "figures" / "heatmaps").mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    write_run_folder(out, config=cfg)
     settings = settings_of(cfg)
     seed, task = int(cfg["seed"]), cfg["task"]
     records = _records(cfg)
@@ -261,6 +259,5 @@ def run_lesion(config: dict, out_dir: str | Path, *, progress: bool = True) -> P
                            BASE_LABELS, [sum(r.label == c for r in records) for c in BASE_LABELS],
                            f"class frequencies of the {len(records)} training images (the aggregator is fitted "
                            "on them without resampling)"))
-    (out / "metrics.json").write_text(strict_dumps(metrics, indent=2, default=str))
-    _write_predictions(out / "predictions.csv", res, task)
+    write_run_folder(out, predictions=_prediction_table(res, task), metrics=metrics)
     return out

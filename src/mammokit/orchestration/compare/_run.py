@@ -22,6 +22,7 @@ import yaml
 from ..._json import strict_dumps
 from ...constants import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, RESEARCH_DISCLAIMER
 from ...errors import DatasetError
+from .._run_folder import prediction_table, write_run_folder
 from ._config import PROTOCOL_ORDER, validate_comparison
 
 TABLE_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_roc_auc")
@@ -117,7 +118,6 @@ def run_comparison(config: dict, out_dir: str | Path | None = None, *, config_pa
                    progress: bool = True, log: Callable[[str], None] | None = None) -> Comparison:
     """Run the comparison ``config`` (as from ``load_comparison_config``) and write its run folder."""
     from ...datasets import load_dataset, task_targets
-    from ...evaluate import PredictionTable, write_predictions
     from ...features import extract_features, resolve_preprocess
     from ...models._cnn_lstm import map_to_sequence
     from ...protocols import ProtocolData, run_protocol
@@ -167,14 +167,8 @@ def run_comparison(config: dict, out_dir: str | Path | None = None, *, config_pa
                                     timing={"features": round(t_feat, 2), "fit_evaluate": round(t_fit, 2)},
                                     feature_stats={k: v for k, v in fs.stats.items()})
             metrics["comparison"] = {"model": model_name, "label": entry["label"], "input": entry["input"]}
-            cell_dir = out / "cells" / f"{model_name}-{protocol}"
-            cell_dir.mkdir(parents=True, exist_ok=True)
-            (cell_dir / "config.yaml").write_text(yaml.safe_dump(cell_cfg, sort_keys=False))
-            (cell_dir / "metrics.json").write_text(strict_dumps(metrics, indent=2))
-            write_predictions(cell_dir / "predictions.csv", PredictionTable(
-                ids=result.ids, patients=result.patients, repeats=result.repeats, folds=result.folds,
-                synthetic=result.synthetic, paths=result.paths, y_true=result.y_true, proba=result.proba,
-                proba_raw=result.proba_raw, classes=td.classes, extra=result.extra))
+            cell_dir = write_run_folder(out / "cells" / f"{model_name}-{protocol}", config=cell_cfg,
+                                        predictions=prediction_table(result, td.classes), metrics=metrics)
             row = _row(model_name, entry, protocol, metrics, result.y_true, time.perf_counter() - t1)
             rows.append(row)
             cells[f"{model_name}-{protocol}"] = str(cell_dir.relative_to(out))

@@ -63,7 +63,7 @@ def test_maps_held_as_float32_within_the_budget_give_the_same_scores(tmp_path, m
     kw = {"sizes": SIZES, "cache_dir": tmp_path, "progress": False}
     half, _ = compute_cell_maps(paths, float32_budget=0, **kw)
     assert {sm.features.dtype for m in half for sm in m.scales.values()} == {np.dtype(np.float16)}
-    first = sum(sm.features.size * 2 for sm in half[0].scales.values())  # bytes image 1 adds in float32
+    first = sum(sm.features.size * 4 for sm in half[0].scales.values())  # image 1's maps in float32, in bytes
     some, _ = compute_cell_maps(paths, float32_budget=first, **kw)
     assert [sm.features.dtype for m in some for sm in m.scales.values()] == [np.float32, np.float32, np.float16,
                                                                           np.float16]

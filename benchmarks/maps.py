@@ -12,6 +12,12 @@ Also reported: the largest difference between the two runtimes' float32 maps, pe
     python benchmarks/maps.py --quick              # smoke: 2 images at 256 + 320 px
     python benchmarks/maps.py --out benchmarks/results/maps.json --update-docs
     python benchmarks/maps.py --from-json benchmarks/results/maps.json --update-docs   # re-render only
+
+Also measured on the parity image, per size: the engine alone (median of 3 forward passes after a warm-up) for
+eager and for three ONNX Runtime settings, with each setting's largest difference to eager: the default (batch
+norm folded into the convolutions by the export, every graph optimisation including the NCHWc layout), the same
+export without the NCHWc layout (ORT_ENABLE_EXTENDED), and batch norm kept as its own op with no graph
+optimisation (the closest ORT gets to computing what eager computes, op for op). ``--no-engine-settings`` skips it.
 """
 from __future__ import annotations
 
@@ -77,6 +83,71 @@ def _parity(path: Path, s: dict, cache: Path) -> dict[str, dict]:
             "onnx_vs_float64": float(np.abs(b[big].features - ref).max())}
 
 
+def _export_unfused(module, size: int) -> bytes:
+    """The backbone exported with its batch norms as BatchNormalization nodes (the project's export folds them)."""
+    import io
+    import warnings
+
+    import torch
+
+    from mammokit.features._onnx import INPUT_NAME, OPSET, OUTPUT_NAME
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (torch.zeros(1, 3, size, size),), buf, dynamo=False, opset_version=OPSET,
+                          training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME])
+    module.eval()
+    return buf.getvalue()
+
+
+def _engine_settings(path: Path, s: dict) -> list[dict]:
+    """Per size: seconds of one forward pass (eager, three ONNX Runtime settings) and each setting's largest
+    |eager - ONNX| on the parity image, before any float16 storage."""
+    import onnxruntime as ort
+    import torch
+
+    from mammokit.features import load_backbone
+    from mammokit.features._maps import _prepare
+    from mammokit.features._onnx import export_onnx, session_options
+    from mammokit.io import read_image
+
+    level = ort.GraphOptimizationLevel
+    prep = _prepare(read_image(path), s["sizes"], "imagenet", s["intensity"])
+
+    def timed(fn, repeats: int = 3):
+        out = fn()  # warm-up
+        secs = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            secs.append(time.perf_counter() - t0)
+        return out, float(np.median(secs))
+
+    rows = []
+    for size in s["sizes"]:
+        x = prep.tensors[size][None]
+        module = load_backbone(s["backbone"], s["weights"], size).module.eval()
+        with torch.inference_mode():
+            eager, t_eager = timed(lambda: module(torch.from_numpy(x)).numpy())
+        row = {"size": size, "eager_s": t_eager}
+        folded = export_onnx(module, size)
+        for key, model, opt in (("default", folded, level.ORT_ENABLE_ALL),
+                                ("no_layout", folded, level.ORT_ENABLE_EXTENDED),
+                                ("bn_kept", _export_unfused(module, size), level.ORT_DISABLE_ALL)):
+            so = session_options(s["threads"])
+            so.graph_optimization_level = opt
+            sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+            y, secs = timed(lambda: sess.run(None, {sess.get_inputs()[0].name: x})[0])
+            row[f"{key}_s"], row[f"{key}_diff"] = secs, float(np.abs(y - eager).max())
+            row[f"{key}_speedup"] = t_eager / secs
+        rows.append(row)
+        print(f"  engine settings at {size} px: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items() if k != "size"),
+              flush=True)
+    return rows
+
+
 def run(args) -> dict:
     import torch
 
@@ -121,8 +192,9 @@ def run(args) -> dict:
            "build_eager_s": build["torch"], "build_onnx_s": build["onnx"],
            "max_abs_diff": max(parity["eager_vs_onnx"].values()),
            "eager_vs_float64": parity["eager_vs_float64"], "onnx_vs_float64": parity["onnx_vs_float64"]}
+    engine = None if args.no_engine_settings else _engine_settings(Path(records[0].path), s)
     return {"machine": info, "settings": s, "chunk": args.chunk, "result": row, "parity_by_size": parity,
-            "chunks_eager_onnx_s": chunks}
+            "chunks_eager_onnx_s": chunks, "engine_settings": engine}
 
 
 def markdown(payload: dict) -> str:
@@ -151,7 +223,17 @@ def markdown(payload: dict) -> str:
         tail += (f" For scale: at {parity['vs_float64_at']} px eager float32 is {r['eager_vs_float64']:.2g} and ONNX "
                  f"{r['onnx_vs_float64']:.2g} from the same network run in float64.")
     tail += " The cache stores maps as float16: a rounding step of 2e-3 to 4e-3 at activations of 4-6."
-    return "\n\n".join([head, table([r], cols), tail])
+    parts = [head, table([r], cols), tail]
+    if payload.get("engine_settings"):
+        ecols = [("size", "px"), ("eager_s", "eager s")]
+        for key, name in (("default", "ONNX default"), ("no_layout", "ONNX without NCHWc"),
+                          ("bn_kept", "ONNX, BN kept, no optimisation")):
+            ecols += [(f"{key}_s", f"{name} s"), (f"{key}_speedup", f"{name}: eager / ONNX"),
+                      (f"{key}_diff", f"{name}: max abs diff")]
+        parts.append(table(payload["engine_settings"], ecols,
+                           "Engine alone on the parity image, seconds per forward pass (median of 3 after a warm-up): "
+                           "ONNX Runtime settings against eager"))
+    return "\n\n".join(parts)
 
 
 def main(argv=None) -> dict:
@@ -161,6 +243,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--chunk", type=int, default=4, help="images per alternation")
     ap.add_argument("--sizes", type=int, nargs="*", default=None, help="override the configured sizes")
     ap.add_argument("--threads", type=int, default=None, help="override the configured thread count")
+    ap.add_argument("--no-engine-settings", action="store_true", help="skip the per-size engine-settings sweep")
     ap.add_argument("--out", type=Path, default=None, help=f"write JSON + Markdown (e.g. {RESULTS / 'maps.json'})")
     ap.add_argument("--update-docs", action="store_true", help="copy the table into docs/performance.md")
     ap.add_argument("--from-json", type=Path, default=None, help="re-render a saved result instead of measuring")

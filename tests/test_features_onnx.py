@@ -71,6 +71,29 @@ def test_export_is_cached_beside_the_features_and_reused(tmp_path):
     assert onnx_model_path(tmp_path, ident.replace("test", "other"), 128) != path  # other weights, other export
 
 
+def test_a_session_reused_for_another_cache_folder_leaves_the_export_there_too(tmp_path):
+    """One session per model and size per process serves every cache folder (features._engine); each folder
+    still gets the export, so a fresh process using it (the torch-free serving path) loads it, not exports."""
+    from mammokit.features._onnx import _valid_file, place_export
+
+    ident = "tiny:test-place:s128"
+    first = cached_onnx_engine(ident, 128, tmp_path / "a", _tiny_module, threads=1)
+    src, dest = onnx_model_path(tmp_path / "a", ident, 128), onnx_model_path(tmp_path / "b", ident, 128)
+    assert first.model_path == src and not dest.exists()
+    assert place_export(first, ident, 128, tmp_path / "b")
+    assert _valid_file(dest) and dest.read_bytes() == src.read_bytes()
+    calls = []
+    fresh = cached_onnx_engine(ident, 128, tmp_path / "b", lambda: calls.append(1) or _tiny_module(), threads=1)
+    assert not calls  # loaded from the copy, nothing exported
+    x = np.zeros((1, 3, 128, 128), np.float32)
+    assert np.array_equal(fresh(x), first(x))
+    assert not place_export(first, "tiny:random:s128", 128, tmp_path / "c")  # random weights: never on disk
+    import shutil
+
+    shutil.rmtree(tmp_path / "a")  # the first folder was a temporary one: nothing to copy any more
+    assert not place_export(first, ident, 128, tmp_path / "d") and not (tmp_path / "c").exists()
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncate", "bitflip", "no_checksum"])
 def test_corrupt_cached_export_is_detected_and_redone(tmp_path, damage):
     module = _tiny_module()

@@ -94,11 +94,16 @@ _ONNX_SESSIONS: dict[tuple, Engine] = {}
 
 def _onnx_engine(spec: EngineSpec) -> Engine:
     """One ONNX Runtime session per (model, size, threads) per process, whichever cache folder holds the export:
-    the export is a pure function of the identity and size, so its session is valid for every folder."""
-    from ._onnx import cached_onnx_engine
+    the export is a pure function of the identity and size, so its session is valid for every folder. A folder
+    the session is reused for gets a copy of the export file, so that it is complete for the next process."""
+    from ._identity import is_reproducible
+    from ._onnx import cached_onnx_engine, place_export
 
     key = (spec.identity, spec.size, spec.threads)
-    if key not in _ONNX_SESSIONS:
+    shared = _ONNX_SESSIONS.get(key)
+    if shared is None or (is_reproducible(spec.identity)
+                          and not place_export(shared, spec.identity, spec.size, spec.cache_dir)):
+        # first use, or the shared session's export file is gone: load (or export) into this folder
         _ONNX_SESSIONS[key] = cached_onnx_engine(spec.identity, spec.size, spec.cache_dir,
                                                  lambda: spec.build_backbone().module, threads=spec.threads)
     return _ONNX_SESSIONS[key]

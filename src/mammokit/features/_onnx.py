@@ -133,19 +133,45 @@ class OnnxEngine:
             raise ModelError(f"{where}: not a loadable ONNX model ({type(exc).__name__})") from None
         self.input_name = self.session.get_inputs()[0].name
         self.threads = int(threads or default_threads())
+        self.model_path = None if isinstance(model, bytes) else Path(model)  # the export file it was loaded from
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(batch, dtype=np.float32)
         return self.session.run(None, {self.input_name: x})[0]
 
 
-def _valid_file(path: Path) -> bool:
-    side = path.with_suffix(".onnx.sha256")
+def _sidecar(path: Path) -> str | None:
     try:
-        expected = side.read_text().strip()
+        return path.with_suffix(".onnx.sha256").read_text().strip()
     except OSError:
+        return None
+
+
+def _valid_file(path: Path) -> bool:
+    expected = _sidecar(path)
+    return expected is not None and path.is_file() and file_sha256(path) == expected
+
+
+def place_export(engine: OnnxEngine, identity: str, size: int, cache_dir: str | Path) -> bool:
+    """Copy ``engine``'s export file into ``cache_dir`` when that folder lacks a valid one: a session reused
+    for another cache folder (one per process) must leave that folder complete, or a later process using it
+    has to export again, which needs torch (the torch-free serving path). Atomic, with its sidecar. False when
+    nothing could be placed: random weights (never on disk) or the source file is gone (a deleted temp folder)."""
+    if not is_reproducible(identity):
         return False
-    return path.is_file() and file_sha256(path) == expected
+    dest = onnx_model_path(cache_dir, identity, size)
+    if _valid_file(dest):
+        return True
+    try:
+        data = engine.model_path.read_bytes() if engine.model_path else None
+    except OSError:
+        data = None
+    if data is None or hashlib.sha256(data).hexdigest() != _sidecar(engine.model_path):
+        return False
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(dest.with_suffix(".onnx.sha256"), hashlib.sha256(data).hexdigest().encode())
+    _atomic_write(dest, data)
+    return True
 
 
 def cached_onnx_engine(identity: str, size: int, cache_dir: str | Path, build_module, threads: int | None = None,

@@ -93,7 +93,8 @@ def _profile(paths: list[Path], rounds: int = 3) -> list[dict]:
     total = sum(v[2] for v in stats.values())
     rows = []
     for (file, line, name), (_, _, tottime, cumtime, _) in sorted(stats.items(), key=lambda kv: -kv[1][2])[:12]:
-        where = name if file == "~" else f"{Path(file).parent.name}/{Path(file).name}:{line} {name}"
+        # C functions come as "<name>", which Markdown would take for an HTML tag: name them in backticks
+        where = f"`{name.strip('<>')}`" if file == "~" else f"{Path(file).parent.name}/{Path(file).name}:{line} {name}"
         rows.append({"function": where.replace("|", "/"), "own_ms": 1000 * tottime / n,
                      "share": tottime / total, "cumulative_ms": 1000 * cumtime / n})
     return rows

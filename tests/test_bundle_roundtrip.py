@@ -106,3 +106,19 @@ def test_damaged_bundle_is_a_model_error(tmp_path, damage, match):
     with pytest.raises(ModelError, match=match) as info:
         load_bundle(path)
     assert "\n" not in str(info.value)
+
+
+def test_other_backbone_weights_are_refused_on_every_path(tmp_path, mias_png):
+    """The bundle records the identity of the weights it was trained on ("efficientnet_lite0:test:s224" here);
+    the real Lite0 weights found on this machine differ, so one-image predict, batch predict and the check
+    itself refuse with one line, before any backbone pass."""
+    from mammokit.bundle import predict_records, records_from_paths
+
+    pipe, X = _fitted("logistic")
+    predictor = load_bundle(_save(tmp_path, pipe, X))
+    for call in (predictor.check_backbone, lambda: predictor.predict(mias_png(1)),
+                 lambda: predict_records(predictor, records_from_paths([mias_png(1)]), tmp_path / "p.csv",
+                                         progress=False)):
+        with pytest.raises(ModelError, match="backbone weights differ from the ones the model was trained on") as info:
+            call()
+        assert "efficientnet_lite0:test:s224" in str(info.value) and "\n" not in str(info.value)

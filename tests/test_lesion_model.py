@@ -200,3 +200,14 @@ def test_the_lesion_bundle_serves_without_torch(run_dir, mias_png):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_lesion_bundle_refuses_other_backbone_weights(run_dir, mias_png, tmp_path):
+    import shutil
+
+    copy = shutil.copytree(run_dir / "bundle", tmp_path / "bundle")
+    m = json.loads((copy / "manifest.json").read_text())
+    m["backbone"]["identity"] = {k: "efficientnet_lite0:other-weights" for k in m["backbone"]["identity"]}
+    (copy / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ModelError, match="backbone weights differ from training .*other-weights"):
+        load_bundle(copy).predict(mias_png(28))

@@ -87,14 +87,11 @@ class _WholeImageScorer:
     """Preprocess on the decode thread; backbone in batches on the features engine; head on the batch."""
 
     def __init__(self, predictor, *, runtime: str, cache_dir, threads: int | None):
-        from ..features import backbone_identity, load_engine
+        from ..features import load_engine
 
+        predictor.check_backbone()
         b = predictor.manifest["backbone"]
         self.cfg = predictor.preprocess_config
-        ident = backbone_identity(b["name"], b.get("weights"), self.cfg.size)
-        if ident != b["identity"]:
-            raise MammokitError(f"{predictor.path}: backbone weights differ from the ones the model was trained on "
-                                f"(bundle {b['identity']}, found {ident})")
         self.tta = bool(b.get("tta", False))
         self.engine = load_engine(b["name"], b.get("weights"), self.cfg.size, runtime, cache_dir=cache_dir,
                                   threads=threads)
@@ -448,13 +445,11 @@ def _score_all_ray(predictor, todo: list[Record], out: Path, columns: list[str],
                    cache_dir, threads: int | None, address: str | None, actors: int | None) -> list[dict]:
     """Features on Ray (in whatever order the actors finish), head and rows here, flushed every batch."""
     from ..constants import DEFAULT_CACHE_DIR
-    from ..features import backbone_identity
     from ..features._ray import RayJob, ray_features
 
+    predictor.check_backbone()
     b = predictor.manifest["backbone"]
     cfg = predictor.preprocess_config
-    if backbone_identity(b["name"], b.get("weights"), cfg.size) != b["identity"]:
-        raise MammokitError(f"{predictor.path}: backbone weights differ from the ones the model was trained on")
     job = RayJob(b["name"], b.get("weights"), cfg.as_dict(), bool(b.get("tta", False)), False, runtime,
                  str(cache_dir or DEFAULT_CACHE_DIR), int(threads) if threads else 1)
     rows: list[dict] = []

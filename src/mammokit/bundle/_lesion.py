@@ -124,6 +124,7 @@ class LesionPredictor:
                                  tuple(int(v) for v in m.get("sizes_used") or settings.sizes),
                                  int(m.get("smooth_used", settings.smooth)))
         self.target_layer = None
+        self._backbone_checked = False
 
     @property
     def evidence(self) -> ModelEvidence:
@@ -134,16 +135,25 @@ class LesionPredictor:
         raise ModelError(f"{self.path}: the lesion model makes its own heatmap (predict(..., heatmap=True)); "
                          "Grad-CAM does not apply")
 
-    def _maps(self, image) -> tuple[CellMaps, np.ndarray]:
+    def check_backbone(self) -> None:
+        """ModelError unless the backbone weights found here are the ones the model was trained on, for every
+        input size it combines (by identity string); checked once per loaded bundle, as in HeadPredictor."""
+        if self._backbone_checked:
+            return
         s = self.model.settings
-        sizes = self.model.sizes_used or s.sizes  # only the input sizes the model combines
-        scales, views = maps_for_image(image, backbone=s.backbone, weights=s.weights, sizes=sizes,
-                                       intensity=s.intensity)
-        for sz in sizes:
+        for sz in self.model.sizes_used or s.sizes:
             ident = backbone_identity(s.backbone, s.weights, sz)
             want = self.manifest["backbone"]["identity"].get(str(sz))
             if want and ident != want:
                 raise ModelError(f"{self.path}: backbone weights differ from training (bundle {want}, loaded {ident})")
+        self._backbone_checked = True
+
+    def _maps(self, image) -> tuple[CellMaps, np.ndarray]:
+        s = self.model.settings
+        sizes = self.model.sizes_used or s.sizes  # only the input sizes the model combines
+        self.check_backbone()  # before the backbone passes, not after
+        scales, views = maps_for_image(image, backbone=s.backbone, weights=s.weights, sizes=sizes,
+                                       intensity=s.intensity)
         return CellMaps("image", scales), views[self.model.view_size]
 
     def predict(self, image_or_path, heatmap: bool = True, pair=None) -> LesionPrediction:

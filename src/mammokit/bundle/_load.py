@@ -103,6 +103,7 @@ class HeadPredictor:
         self.pipeline = FittedPipeline(len(self.classes), scaler, model, calibrator, m.get("training", {}))
         self._backbone = None
         self._torch_model = None
+        self._backbone_checked = False
 
     @property
     def evidence(self) -> ModelEvidence:
@@ -120,7 +121,10 @@ class HeadPredictor:
 
     def check_backbone(self) -> None:
         """ModelError unless the backbone weights found here are the ones the model was trained on (by their
-        identity string: no torch import, no model build)."""
+        identity string: no torch import, no model build). Checked once per loaded bundle, as the backbone is
+        loaded once; the single-image, batch and Ray paths all call it."""
+        if self._backbone_checked:
+            return
         from ..features import backbone_identity
 
         b = self.manifest["backbone"]
@@ -128,6 +132,7 @@ class HeadPredictor:
         if ident != b["identity"]:
             raise ModelError(f"{self.path}: backbone weights differ from the ones the model was trained on "
                              f"(bundle {b['identity']}, found {ident})")
+        self._backbone_checked = True
 
     def _load_backbone(self):
         """The torch backbone, for Grad-CAM only (features come from the engine)."""

@@ -81,7 +81,8 @@ def read_manifest(bundle: str | Path, model_type: str | None = None) -> dict:
 @runtime_checkable
 class Predictor(Protocol):
     """What ``load_bundle`` returns for every bundle kind, and all that the CLI, the batch path and the web
-    app use: the manifest, the classes, the evidence for BI-RADS, and one image in, a Prediction out."""
+    app use: the manifest, the classes, the evidence for BI-RADS, the backbone-weights check, and one image
+    in, a Prediction out."""
 
     path: Path
     manifest: dict
@@ -89,5 +90,7 @@ class Predictor(Protocol):
 
     @property
     def evidence(self): ...  # bundle._evidence.ModelEvidence
+
+    def check_backbone(self) -> None: ...  # ModelError unless the backbone weights are the trained ones
 
     def predict(self, image_or_path, heatmap: bool = ...): ...  # -> bundle._prediction.Prediction
